@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data path workers (DESIGN.md, "Processes and threads"): a small pool of
+ * threads, each waiting on many queues' kick eventfds with its own epoll.
+ * A parent attaches a vdpa_poll per queue (or per device, when its queues
+ * must be served together) and the worker calls it when the fd fires.
+ *
+ * After a round that did work, a worker keeps calling its active polls for
+ * up to poll_us microseconds with notifications off, then turns them back
+ * on (idle) and sleeps: full speed under load, no CPU when idle.
+ *
+ * Attach and detach are synchronous: when vdpa_worker_detach() returns, the
+ * poll's callbacks are not running and will not run again, so the control
+ * thread may then change what they read.
+ */
+#ifndef UVDPA_WORKER_H
+#define UVDPA_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vdpa_worker;
+struct vdpa_worker_pool;
+
+struct vdpa_poll;
+
+struct vdpa_poll_ops {
+	/* Serve what is pending; return how much work was done. Mandatory. */
+	unsigned int (*run)(struct vdpa_poll *p);
+	/* About to poll: ask the driver not to kick. Optional. */
+	void (*busy)(struct vdpa_poll *p);
+	/*
+	 * About to sleep: ask the driver to kick again. Return true when work
+	 * arrived meanwhile, so the worker keeps serving. Optional.
+	 */
+	bool (*idle)(struct vdpa_poll *p);
+};
+
+struct vdpa_poll {
+	int fd; /* eventfd that wakes this poll; read (drained) by the worker */
+	const struct vdpa_poll_ops *ops;
+	uint32_t poll_us; /* busy-poll window after work; 0: none */
+
+	/* owned by the worker */
+	struct vdpa_worker *worker;
+	struct vdpa_poll *next_active;
+	bool active;
+	uint64_t last_work_ns;
+};
+
+/* @nr 0: one worker per online CPU. Returns NULL with errno set. */
+struct vdpa_worker_pool *vdpa_worker_pool_new(unsigned int nr,
+					      const char *name);
+void vdpa_worker_pool_free(struct vdpa_worker_pool *pool);
+unsigned int vdpa_worker_pool_size(const struct vdpa_worker_pool *pool);
+
+/* The worker serving the fewest polls: where a new device should go. */
+struct vdpa_worker *vdpa_worker_pick(struct vdpa_worker_pool *pool);
+struct vdpa_worker *vdpa_worker_get(struct vdpa_worker_pool *pool,
+				    unsigned int i);
+
+/*
+ * Attach @p to @w. Its run() is called once soon after, so work that was
+ * pending before the attach (kicks while suspended) is served.
+ */
+int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p);
+/* Detach @p; a no-op when it is not attached. */
+void vdpa_worker_detach(struct vdpa_poll *p);
+
+/* Run @fn(@arg) on @w's thread between rounds, and wait for it. */
+int vdpa_worker_call(struct vdpa_worker *w, void (*fn)(void *), void *arg);
+
+/* Number of polls attached to @w. */
+unsigned int vdpa_worker_load(const struct vdpa_worker *w);
+
+#endif
