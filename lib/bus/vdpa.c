@@ -145,14 +145,19 @@ int vdpa_check_config_ops(const struct vdpa_config_ops *ops)
 static int vdpa_alloc_init(struct vdpa_device *vdev, struct vdpa_bus *bus,
 			   const char *name)
 {
+	bool locked;
 	int ret;
 
 	if (name && (!*name || strlen(name) >= VDPA_NAME_MAX ||
 		     strchr(name, '/')))
 		return -EINVAL;
-	vdpa_bus_lock(bus);
+	/* dev_add allocates with bus->lock held; others do not */
+	locked = vdpa_bus_write_locked(bus);
+	if (!locked)
+		vdpa_bus_lock(bus);
 	ret = vdpa_index_alloc(bus, &vdev->index);
-	vdpa_bus_unlock(bus);
+	if (!locked)
+		vdpa_bus_unlock(bus);
 	if (ret)
 		return ret;
 	if (name)
@@ -196,9 +201,13 @@ struct vdpa_device *__vdpa_alloc_device(struct vdpa_bus *bus, size_t size,
 	return vdev;
 
 out_free_index:
-	vdpa_bus_lock(bus);
-	vdpa_index_free(bus, vdev->index);
-	vdpa_bus_unlock(bus);
+	if (!vdpa_bus_write_locked(bus)) {
+		vdpa_bus_lock(bus);
+		vdpa_index_free(bus, vdev->index);
+		vdpa_bus_unlock(bus);
+	} else {
+		vdpa_index_free(bus, vdev->index);
+	}
 out_free_mem:
 	free(mem);
 out_err:
