@@ -267,9 +267,13 @@ int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems,
 
 	if (vq->broken)
 		return -EIO;
-	if (vq->shadow_avail_idx == vq->last_avail_idx && vq_read_avail_idx(vq))
-		return -EIO;
 	avail = (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
+	/* The shadow may be stale: look again before taking fewer than asked. */
+	if (avail < max) {
+		if (vq_read_avail_idx(vq))
+			return -EIO;
+		avail = (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
+	}
 	if (max > avail)
 		max = avail;
 	for (n = 0; n < max; n++) {

@@ -84,13 +84,25 @@ static bool net_filter(struct sim_net *net, const struct vq_elem *t,
 	return dst == __atomic_load_n(&net->mac, __ATOMIC_RELAXED);
 }
 
+static void net_stats_add(struct sim_net *net, const struct net_batch *b)
+{
+	sim_stat_add(&net->st.tx_pkts, b->tx_pkts);
+	sim_stat_add(&net->st.tx_bytes, b->tx_bytes);
+	sim_stat_add(&net->st.rx_pkts, b->rx_pkts);
+	sim_stat_add(&net->st.rx_bytes, b->rx_bytes);
+	sim_stat_add(&net->st.rx_errors, b->rx_errors);
+	sim_stat_add(&net->st.rx_overruns, b->rx_overruns);
+	sim_stat_add(&net->st.rx_drops, b->rx_drops);
+}
+
 /*
  * Loop one batch of TX frames into RX buffers. Returns false when RX ran
  * out of buffers (stop until the driver adds some: its kick serves RX).
  */
 static bool net_loop_batch(struct sim_net *net, struct vq_elem *te,
-			   unsigned int nt, struct net_batch *b)
+			   unsigned int nt)
 {
+	struct net_batch batch = { 0 }, *b = &batch;
 	struct sim_vq *rxq = &net->sim.vqs[SIM_NET_RXQ];
 	struct sim_vq *txq = &net->sim.vqs[SIM_NET_TXQ];
 	size_t hdr_len = (net->sim.features & BIT_ULL(VIRTIO_F_VERSION_1))
@@ -129,6 +141,8 @@ static bool net_loop_batch(struct sim_net *net, struct vq_elem *te,
 	if (t < nt)
 		vq_dev_unpop(&txq->ring, nt - t - 1);
 	vq_dev_unpop(&rxq->ring, nr - ri);
+	/* counted before completed: a driver that sees a frame sees its count */
+	net_stats_add(net, b);
 	sim_vq_complete(txq, te, tlens, t < nt ? t + 1 : nt);
 	sim_vq_complete(rxq, re, rlens, ri);
 	return more;
@@ -138,7 +152,6 @@ static unsigned int net_loopback(struct sim_net *net)
 {
 	struct sim_vq *rxq = &net->sim.vqs[SIM_NET_RXQ];
 	struct sim_vq *txq = &net->sim.vqs[SIM_NET_TXQ];
-	struct net_batch b = { 0 };
 	struct vq_elem te[SIM_BATCH];
 	unsigned int done = 0, nt;
 
@@ -149,16 +162,9 @@ static unsigned int net_loopback(struct sim_net *net)
 		if (!nt)
 			break;
 		done += nt;
-		if (!net_loop_batch(net, te, nt, &b))
+		if (!net_loop_batch(net, te, nt))
 			break;
 	}
-	sim_stat_add(&net->st.tx_pkts, b.tx_pkts);
-	sim_stat_add(&net->st.tx_bytes, b.tx_bytes);
-	sim_stat_add(&net->st.rx_pkts, b.rx_pkts);
-	sim_stat_add(&net->st.rx_bytes, b.rx_bytes);
-	sim_stat_add(&net->st.rx_errors, b.rx_errors);
-	sim_stat_add(&net->st.rx_overruns, b.rx_overruns);
-	sim_stat_add(&net->st.rx_drops, b.rx_drops);
 	return done;
 }
 
@@ -209,10 +215,10 @@ static unsigned int net_cvq(struct sim_net *net)
 			      e[i].in_len - 1, &ack, 1);
 		lens[i] = 1;
 	}
-	sim_vq_complete(cvq, e, lens, n);
 	sim_stat_add(&net->st.cvq_requests, n);
 	sim_stat_add(&net->st.cvq_successes, ok);
 	sim_stat_add(&net->st.cvq_errors, n - ok);
+	sim_vq_complete(cvq, e, lens, n);
 	return n;
 }
 

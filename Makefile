@@ -1,0 +1,48 @@
+# uvdpa: the targets README.md gives a newcomer.
+#   make deps    install the Debian packages the build and tests need
+#   make         build (release) into build/
+#   make check   every test, under ASan+UBSan, in build-san/
+#   make demo    the main job, end to end
+#   make bench   benchmarks
+BUILD ?= build
+SANBUILD ?= build-san
+# -Werror in CI only, as the conventions ask
+ifeq ($(CI),true)
+WERROR := -Dwerror=true
+endif
+
+.PHONY: all deps check demo bench clean format format-check
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	@command -v meson >/dev/null || { echo "meson is missing: run 'make deps'"; exit 1; }
+	meson setup $(BUILD) --buildtype=release $(WERROR)
+
+$(SANBUILD)/build.ninja:
+	meson setup $(SANBUILD) --buildtype=debugoptimized $(WERROR) \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=all
+
+deps:
+	@scripts/deps.sh
+
+check: deps $(SANBUILD)/build.ninja
+	ninja -C $(SANBUILD)
+	tests/run.sh $(SANBUILD)
+
+demo: deps all
+	$(BUILD)/demo/uvdpa-demo
+
+bench: deps all
+	$(BUILD)/bench/bench-ring
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run every test program of a build directory and count test cases.
+# Unit tests are cmocka programs printing TAP; each runs with a timeout and
+# its log is kept under BUILD/test-logs/. Ends with the line
+# "N passed, N failed" (", N skipped" when some were).
+set -uo pipefail
+
+build=${1:-build-san}
+logs=$build/test-logs
+mkdir -p "$logs"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0 failed=0 skipped=0
+for t in $(find "$build/tests" -maxdepth 1 -type f -name 'test_*' -executable | sort); do
+	name=$(basename "$t")
+	log=$logs/$name.log
+	timeout 300 "$t" >"$log" 2>&1
+	rc=$?
+	p=$(grep -E '^ok [0-9]+' "$log" | grep -vc '# SKIP' || true)
+	s=$(grep -E '^(not )?ok [0-9]+.*# SKIP' "$log" | wc -l)
+	f=$(grep -E '^not ok [0-9]+' "$log" | grep -vc '# SKIP' || true)
+	# a crash, a sanitizer report or a timeout fails the program as a whole
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $name ($p passed, $f failed, exit $rc): $log"
+		sed 's/^/    /' "$log" | tail -40
+	else
+		echo "ok   $name ($p passed${s:+, $s skipped})"
+	fi
+done
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
