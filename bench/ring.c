@@ -261,8 +261,9 @@ static int net_setup(struct net_bench *n, struct vdpa_device *vdev)
 	int ret;
 
 	if ((ret = virtio_dev_init(&n->d, vdev, ARENA, IOVA)) ||
-	    (ret = virtio_dev_negotiate(&n->d, BIT_ULL(VIRTIO_F_VERSION_1) |
-						       BIT_ULL(VIRTIO_NET_F_MAC))) ||
+	    (ret = virtio_dev_negotiate(&n->d,
+					BIT_ULL(VIRTIO_F_VERSION_1) |
+						BIT_ULL(VIRTIO_NET_F_MAC))) ||
 	    (ret = virtio_dev_find_vqs(&n->d, 2, NET_QSIZE, 0)) ||
 	    (ret = virtio_dev_driver_ok(&n->d)))
 		return ret;

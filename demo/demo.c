@@ -118,8 +118,8 @@ static int blk_queue(struct virtio_dev *d, struct blk_slot *s, uint32_t type,
 	*s->status = 0xff;
 	if (write)
 		pattern(s->data, sector);
-	return vq_drv_add(&d->vqs[0].drv, s->bufs, write ? 2 : 1,
-			  write ? 1 : 2, s);
+	return vq_drv_add(&d->vqs[0].drv, s->bufs, write ? 2 : 1, write ? 1 : 2,
+			  s);
 }
 
 /* Stream the whole span through @depth slots; count pattern mismatches. */
@@ -198,11 +198,12 @@ static int demo_blk_io(struct virtio_dev *d)
 	printf("GET_ID -> status %d, id \"%.20s\"\n", ret,
 	       (char *)slots[0].data);
 	ret = blk_one(d, &slots[0], VIRTIO_BLK_T_IN, 0x40000, 512);
-	printf("read past the end (sector 0x40000) -> status %d (IOERR is %d)\n",
+	printf("read past the end (sector 0x40000) -> status %d (IOERR is "
+	       "%d)\n",
 	       ret, VIRTIO_BLK_S_IOERR);
 	ret = blk_one(d, &slots[0], 14 /* SECURE_ERASE, not offered */, 0, 0);
-	printf("an unsupported request type -> status %d (UNSUPP is %d)\n",
-	       ret, VIRTIO_BLK_S_UNSUPP);
+	printf("an unsupported request type -> status %d (UNSUPP is %d)\n", ret,
+	       VIRTIO_BLK_S_UNSUPP);
 	return 0;
 }
 
@@ -252,8 +253,8 @@ static void net_post_rx(struct net_drv *n, unsigned int i)
 	vq_drv_add(&n->d.vqs[0].drv, &b, 0, 1, (void *)(uintptr_t)(i + 1));
 }
 
-static uint8_t *net_frame(struct net_drv *n, const uint8_t *dst,
-			  uint32_t seq, struct vq_buf *b)
+static uint8_t *net_frame(struct net_drv *n, const uint8_t *dst, uint32_t seq,
+			  struct vq_buf *b)
 {
 	unsigned int slot = n->tx_next++ % QSIZE;
 	uint8_t *f = n->tx + (size_t)slot * (NET_HDR + NET_FRAME);
@@ -292,8 +293,8 @@ static void net_collect(struct net_drv *n, const uint8_t *dst)
 static int net_send(struct net_drv *n, const uint8_t *dst, unsigned int count)
 {
 	for (unsigned int sent = 0; sent < count;) {
-		unsigned int burst = count - sent < NET_BURST ? count - sent
-							       : NET_BURST;
+		unsigned int burst =
+			count - sent < NET_BURST ? count - sent : NET_BURST;
 		struct vq_buf b;
 
 		for (unsigned int k = 0; k < burst; k++) {
@@ -491,14 +492,16 @@ int main(void)
 	struct vdpa_bus *bus;
 	int ret = 1;
 
-	printf("uvdpa demo: the vdpa bus, two simulators, driver-side queues\n");
+	printf("uvdpa demo: the vdpa bus, two simulators, driver-side "
+	       "queues\n");
 	memcpy(net_cfg.net.mac, own_mac, 6);
 	bus = vdpa_bus_new();
 	pool = vdpa_worker_pool_new(0, "demo-w");
 	net_m = vdpasim_net_mgmtdev_new(pool);
 	blk_m = vdpasim_blk_mgmtdev_new(pool);
 	if (!bus || !pool || !net_m || !blk_m ||
-	    vdpa_mgmtdev_register(bus, net_m) || vdpa_mgmtdev_register(bus, blk_m))
+	    vdpa_mgmtdev_register(bus, net_m) ||
+	    vdpa_mgmtdev_register(bus, blk_m))
 		return fail("setup", ENOMEM);
 	printf("%u data path workers\n", vdpa_worker_pool_size(pool));
 	show_mgmtdevs(bus);

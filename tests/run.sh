@@ -30,7 +30,9 @@ for t in $(find "$build/tests" -maxdepth 1 -type f -name 'test_*' -executable | 
 		echo "FAIL $name ($p passed, $f failed, exit $rc): $log"
 		sed 's/^/    /' "$log" | tail -40
 	else
-		echo "ok   $name ($p passed${s:+, $s skipped})"
+		extra=""
+		[ "$s" -gt 0 ] && extra=", $s skipped"
+		echo "ok   $name ($p passed$extra)"
 	fi
 done
 

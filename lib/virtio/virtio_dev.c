@@ -51,8 +51,8 @@ int virtio_dev_init(struct virtio_dev *d, struct vdpa_device *vdev,
 		return -errno;
 	if (ftruncate(d->memfd, (off_t)mem_size))
 		goto out_errno;
-	mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   d->memfd, 0);
+	mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd,
+		   0);
 	if (mem == MAP_FAILED)
 		goto out_errno;
 	d->mem = mem;
@@ -131,8 +131,7 @@ static int virtio_vq_setup(struct virtio_dev *d, struct virtio_vq *vq,
 	void *mem;
 	int ret;
 
-	mem = virtio_dev_alloc(d, vq_drv_mem_size(size, ind_max), 4096,
-			       &iova);
+	mem = virtio_dev_alloc(d, vq_drv_mem_size(size, ind_max), 4096, &iova);
 	if (!mem)
 		return -ENOMEM;
 	ret = vq_drv_init(&vq->drv, size, d->features, mem, iova, ind_max);
@@ -144,7 +143,8 @@ static int virtio_vq_setup(struct virtio_dev *d, struct virtio_vq *vq,
 	if ((ret = vdpa_set_vq_callfd(vdev, vq->idx, vq->callfd)) ||
 	    (ret = vdpa_set_vq_num(vdev, vq->idx, size)) ||
 	    (ret = vdpa_set_vq_address(vdev, vq->idx, vq->drv.desc_iova,
-				       vq->drv.avail_iova, vq->drv.used_iova)) ||
+				       vq->drv.avail_iova,
+				       vq->drv.used_iova)) ||
 	    (ret = vdpa_set_vq_state(vdev, vq->idx, &state)))
 		return ret;
 	return vdpa_set_vq_ready(vdev, vq->idx, true);

@@ -26,8 +26,8 @@ int drv_mem_init(struct drv_mem *m, size_t size, uint64_t iova)
 		return -errno;
 	if (ftruncate(m->fd, (off_t)size))
 		return -errno;
-	m->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd,
-		       0);
+	m->base =
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
 	if (m->base == MAP_FAILED) {
 		m->base = NULL;
 		return -errno;
@@ -147,9 +147,8 @@ static int test_drv_map(struct test_drv *d)
 	return ret;
 }
 
-int test_drv_start(struct test_drv *d, struct vdpa_device *vdev,
-		   uint64_t want, uint32_t nvqs, uint32_t qsize,
-		   uint16_t ind_max)
+int test_drv_start(struct test_drv *d, struct vdpa_device *vdev, uint64_t want,
+		   uint32_t nvqs, uint32_t qsize, uint16_t ind_max)
 {
 	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	int ret;
@@ -228,18 +227,17 @@ void *test_drv_wait_used(struct test_drv *d, uint16_t idx, uint32_t *len,
 	}
 }
 
-int test_blk_submit(struct test_drv *d, struct test_blk_req *r,
-		    uint32_t type, uint64_t sector, uint32_t data_len,
-		    bool write)
+int test_blk_submit(struct test_drv *d, struct test_blk_req *r, uint32_t type,
+		    uint64_t sector, uint32_t data_len, bool write)
 {
 	struct virtio_blk_outhdr *hdr;
 	struct vq_buf bufs[3];
 	unsigned int n = 0, out;
 
 	hdr = drv_mem_alloc(&d->mem, sizeof(*hdr), 16, &r->hdr_iova);
-	r->data = data_len ? drv_mem_alloc(&d->mem, data_len, 512,
-					   &r->data_iova)
-			   : NULL;
+	r->data = data_len
+			  ? drv_mem_alloc(&d->mem, data_len, 512, &r->data_iova)
+			  : NULL;
 	r->status = drv_mem_alloc(&d->mem, 1, 1, &r->status_iova);
 	if (!hdr || (data_len && !r->data) || !r->status)
 		return -ENOMEM;

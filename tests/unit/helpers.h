@@ -72,9 +72,8 @@ struct test_drv {
  * Reset, negotiate @want & device features, map memory, set up @nvqs
  * queues of @qsize entries and set DRIVER_OK. @ind_max 0: no indirect.
  */
-int test_drv_start(struct test_drv *d, struct vdpa_device *vdev,
-		   uint64_t want, uint32_t nvqs, uint32_t qsize,
-		   uint16_t ind_max);
+int test_drv_start(struct test_drv *d, struct vdpa_device *vdev, uint64_t want,
+		   uint32_t nvqs, uint32_t qsize, uint16_t ind_max);
 void test_drv_stop(struct test_drv *d);
 /* Publish and kick queue @idx if the device wants it. */
 void test_drv_kick(struct test_drv *d, uint16_t idx);
@@ -90,12 +89,11 @@ struct test_blk_req {
 };
 
 /* Submit a request (@data_len 0: none); returns 0 or -errno. */
-int test_blk_submit(struct test_drv *d, struct test_blk_req *r,
-		    uint32_t type, uint64_t sector, uint32_t data_len,
-		    bool write);
+int test_blk_submit(struct test_drv *d, struct test_blk_req *r, uint32_t type,
+		    uint64_t sector, uint32_t data_len, bool write);
 /* Submit, kick, wait and return the status byte, or -1 on timeout. */
-int test_blk_do(struct test_drv *d, uint32_t type, uint64_t sector,
-		void *buf, uint32_t len, bool write);
+int test_blk_do(struct test_drv *d, uint32_t type, uint64_t sector, void *buf,
+		uint32_t len, bool write);
 
 /* Collect vendor stats of queue @idx into names/values; returns count. */
 int test_vstats(struct vdpa_device *vdev, uint16_t idx, char names[][32],
@@ -107,7 +105,10 @@ uint64_t test_vstat(struct vdpa_device *vdev, uint16_t idx, const char *key);
 int test_count_fds(void);
 
 /* Run cmocka tests; TAP output is chosen by CMOCKA_MESSAGE_OUTPUT. */
-#define TEST_MAIN(tests) \
-	int main(void) { return cmocka_run_group_tests(tests, NULL, NULL); }
+#define TEST_MAIN(tests)                                                       \
+	int main(void)                                                         \
+	{                                                                      \
+		return cmocka_run_group_tests(tests, NULL, NULL);              \
+	}
 
 #endif

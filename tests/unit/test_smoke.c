@@ -16,8 +16,10 @@ static void blk_roundtrip(void **state)
 	assert_int_equal(test_drv_start(&d, vdev, ~0ull, 1, 128, 0), 0);
 	for (unsigned i = 0; i < sizeof(wbuf); i++)
 		wbuf[i] = (uint8_t)(i * 7);
-	assert_int_equal(test_blk_do(&d, VIRTIO_BLK_T_OUT, 8, wbuf, 4096, true), 0);
-	assert_int_equal(test_blk_do(&d, VIRTIO_BLK_T_IN, 8, rbuf, 4096, false), 0);
+	assert_int_equal(test_blk_do(&d, VIRTIO_BLK_T_OUT, 8, wbuf, 4096, true),
+			 0);
+	assert_int_equal(test_blk_do(&d, VIRTIO_BLK_T_IN, 8, rbuf, 4096, false),
+			 0);
 	assert_memory_equal(wbuf, rbuf, 4096);
 	test_drv_stop(&d);
 	test_bus_done(&tb);
