@@ -5,7 +5,9 @@ set -euo pipefail
 
 PACKAGES=(
 	gcc make pkg-config meson ninja-build	# build
+	libmnl-dev				# netlink messages (daemon, CLI)
 	libcmocka-dev				# unit tests
+	python3-pytest				# daemon and CLI tests
 	clang-format				# make format-check
 )
 

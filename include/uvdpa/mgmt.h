@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The management socket's contract, shared by uvdpad and its clients.
+ *
+ * The socket carries what the kernel's generic netlink carries (DESIGN.md
+ * "Interfaces kept compatible"): AF_UNIX SOCK_SEQPACKET at
+ * <runtime dir>/uvdpad.sock; each record holds one or more netlink
+ * messages (nlmsghdr + genlmsghdr + attributes) and at most
+ * UVDPA_MGMT_MSG_MAX bytes. A client resolves the family "vdpa" with the
+ * controller's CTRL_CMD_GETFAMILY (nlmsg_type GENL_ID_CTRL); uvdpad
+ * answers with the fixed id UVDPA_GENL_FAMILY_ID. Requests carry
+ * NLM_F_REQUEST (and NLM_F_ACK for an ack, NLM_F_DUMP for a dump). Errors
+ * and acks are NLMSG_ERROR with the error, the request's header only
+ * (as with NETLINK_CAP_ACK: NLM_F_CAPPED) and, with a message,
+ * NLMSGERR_ATTR_MSG (NLM_F_ACK_TLVS), the way a kernel with
+ * NETLINK_EXT_ACK answers. Dumps end with NLMSG_DONE.
+ *
+ * Commands and attributes are <linux/vdpa.h>'s (see uvdpa/uapi.h for the
+ * numbers newer than the system headers); uvdpa's own extensions are
+ * below: commands 0x80-0xfe, attributes 0x1000-0x3fff.
+ */
+#ifndef UVDPA_MGMT_H
+#define UVDPA_MGMT_H
+
+#include <stddef.h>
+
+#include <uvdpa/uapi.h>
+
+#define UVDPA_SOCK_NAME "uvdpad.sock"
+#define UVDPA_GENL_FAMILY_ID 0x1d /* any id >= GENL_MIN_ID a kernel could give */
+#define UVDPA_MGMT_MSG_MAX (32 * 1024)
+
+/* ---- extension commands (genlmsghdr.cmd is a u8) ---- */
+#define UVDPA_CMD_EXT_FIRST 0x80
+#define UVDPA_CMD_EXT_LAST 0xfe
+
+/* ---- extension attributes (nla_type is 14 bits) ---- */
+#define UVDPA_ATTR_EXT_FIRST 0x1000
+#define UVDPA_ATTR_EXT_LAST 0x3fff
+
+/* Bound bus driver of a device (string), after iproute2's fields. */
+#define UVDPA_ATTR_DEV_DRIVER 0x1000
+/* Where the bus driver exposes it: socket path, ifname or file (string). */
+#define UVDPA_ATTR_DEV_ENDPOINT 0x1001
+
+/*
+ * The runtime directory a client should look in, in order: @env_dir
+ * ($UVDPA_RUNTIME_DIR), $XDG_RUNTIME_DIR/uvdpa, /run/uvdpa. Writes up to
+ * @max candidates into @dirs (each PATH_MAX bytes) and returns how many.
+ */
+int uvdpa_runtime_dir_candidates(char dirs[][4096], int max);
+
+/* The daemon's default runtime and state dirs (DESIGN.md "Runtime files"). */
+int uvdpa_default_runtime_dir(char *buf, size_t len);
+int uvdpa_default_state_dir(char *buf, size_t len);
+
+#endif
