@@ -27,7 +27,8 @@
 #include <uvdpa/uapi.h>
 
 #define UVDPA_SOCK_NAME "uvdpad.sock"
-#define UVDPA_GENL_FAMILY_ID 0x1d /* any id >= GENL_MIN_ID a kernel could give */
+#define UVDPA_GENL_FAMILY_ID                                                   \
+	0x1d /* any id >= GENL_MIN_ID a kernel could give */
 #define UVDPA_MGMT_MSG_MAX (32 * 1024)
 
 /* ---- extension commands (genlmsghdr.cmd is a u8) ---- */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The management server: the vdpa generic netlink family (Linux
+ * drivers/vdpa/vdpa.c vdpa_nl_ops) over the socket of uvdpa/mgmt.h. It
+ * owns no socket and no loop: the daemon hands it each record a client
+ * sent and a way to send records back.
+ */
+#ifndef UVDPA_MGMT_SERVER_H
+#define UVDPA_MGMT_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <uvdpa/vdpa.h>
+
+struct mgmt_server;
+
+/* Who sent a record (SO_PEERCRED). */
+struct mgmt_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Send one reply record (at most UVDPA_MGMT_MSG_MAX bytes); 0 or -errno. */
+typedef int (*mgmt_send_cb)(void *ctx, const void *buf, size_t len);
+
+/*
+ * Extra fields of `dev show` (uvdpa extensions, after iproute2's): the
+ * daemon knows which bus driver serves a device and where. Optional.
+ */
+struct mgmt_dev_info {
+	const char *driver; /* bus driver name, NULL when unbound */
+	const char *endpoint; /* socket, interface or file; NULL: none */
+};
+typedef void (*mgmt_dev_info_cb)(void *ctx, struct vdpa_device *vdev,
+				 struct mgmt_dev_info *info);
+
+/* @admin_uid: besides root, the user allowed to run admin commands. */
+struct mgmt_server *mgmt_server_new(struct vdpa_bus *bus, uid_t admin_uid);
+void mgmt_server_free(struct mgmt_server *srv);
+void mgmt_server_set_dev_info(struct mgmt_server *srv, mgmt_dev_info_cb cb,
+			      void *ctx);
+
+/*
+ * Handle one record of @len bytes from @peer: every message in it, in
+ * order, each answered through @send. Returns 0, or -errno when a reply
+ * could not be sent (the connection should be closed).
+ */
+int mgmt_server_handle(struct mgmt_server *srv, const struct mgmt_peer *peer,
+		       const void *buf, size_t len, mgmt_send_cb send,
+		       void *ctx);
+
+#endif
