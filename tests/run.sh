@@ -36,6 +36,31 @@ for t in $(find "$build/tests" -maxdepth 1 -type f -name 'test_*' -executable | 
 	fi
 done
 
+# Integration tests: pytest driving the real daemon and CLI.
+if /usr/bin/python3 -c 'import pytest' 2>/dev/null && [ -d tests/integration ]; then
+	log=$logs/integration.log
+	UVDPA_BUILD=$build timeout 1800 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/integration >"$log" 2>&1
+	rc=$?
+	last=$(tail -n 1 "$log")
+	p=$(echo "$last" | grep -oE '[0-9]+ passed' | awk '{ n += $1 } END { print n + 0 }')
+	f=$(echo "$last" | grep -oE '[0-9]+ (failed|errors?)' | awk '{ n += $1 } END { print n + 0 }')
+	s=$(echo "$last" | grep -oE '[0-9]+ skipped' | awk '{ n += $1 } END { print n + 0 }')
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL integration ($p passed, $f failed): $log"
+		grep -E '^(FAILED|ERROR)|Error|assert' "$log" | head -40 | sed 's/^/    /'
+	else
+		echo "ok   integration ($p passed, $s skipped)"
+	fi
+else
+	echo "FAIL integration: pytest is missing (make deps installs python3-pytest)"
+	failed=$((failed + 1))
+fi
+
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"
