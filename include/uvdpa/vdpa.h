@@ -280,6 +280,7 @@ uint8_t vdpa_get_status(struct vdpa_device *vdev);
 int vdpa_set_status(struct vdpa_device *vdev, uint8_t status);
 int vdpa_set_features(struct vdpa_device *vdev, uint64_t features);
 int vdpa_reset(struct vdpa_device *vdev, uint32_t flags);
+/* 0 without effect before DRIVER_OK; then -EOPNOTSUPP without the ops. */
 int vdpa_suspend(struct vdpa_device *vdev);
 int vdpa_resume(struct vdpa_device *vdev);
 int vdpa_set_vq_num(struct vdpa_device *vdev, uint16_t idx, uint32_t num);
@@ -399,7 +400,10 @@ const char *vdpa_get_driver_override(const struct vdpa_device *vdev);
  */
 int vdpa_device_attach(struct vdpa_device *vdev);
 int _vdpa_device_attach(struct vdpa_device *vdev);
-/* Bind to @drv (sysfs bind): -ENODEV unless it matches, -EBUSY if bound. */
+/*
+ * Bind to @drv (sysfs bind): -ENODEV unless both are on the same bus and
+ * @drv matches, then -EBUSY if @vdev is bound already.
+ */
 int vdpa_driver_bind(struct vdpa_driver *drv, struct vdpa_device *vdev);
 /* Unbind from its driver, if any (sysfs unbind). */
 void vdpa_device_release_driver(struct vdpa_device *vdev);

@@ -64,7 +64,11 @@ struct vdpa_worker *vdpa_worker_get(struct vdpa_worker_pool *pool,
  * pending before the attach (kicks while suspended) is served.
  */
 int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p);
-/* Detach @p; a no-op when it is not attached. */
+/*
+ * Detach @p; a no-op when it is not attached. A poll's own callbacks may
+ * detach it, or another poll of the same worker: the call then runs inline
+ * and the detached poll gets no further callback, not even in this round.
+ */
 void vdpa_worker_detach(struct vdpa_poll *p);
 
 /* Run @fn(@arg) on @w's thread between rounds, and wait for it. */

@@ -128,19 +128,24 @@ int vdpa_set_features(struct vdpa_device *vdev, uint64_t features)
 	return ret;
 }
 
-/* Suspend and resume are no-ops before DRIVER_OK (vhost-vdpa). */
+/*
+ * Suspend and resume are no-ops before DRIVER_OK, even for a parent without
+ * the ops: vhost-vdpa looks at the status before it looks for the op.
+ */
 static int vdpa_suspend_resume(struct vdpa_device *vdev, bool suspend)
 {
 	const struct vdpa_config_ops *ops = vdev->config;
 	int ret = 0;
 
-	if (!ops->suspend)
-		return -EOPNOTSUPP;
 	pthread_rwlock_wrlock(&vdev->cf_lock);
-	if (!(ops->get_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK) ||
-	    vdev->suspended == suspend)
+	if (!(ops->get_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
 		goto out_unlock;
-	ret = suspend ? ops->suspend(vdev) : ops->resume(vdev);
+	if (!ops->suspend) {
+		ret = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	if (vdev->suspended != suspend)
+		ret = suspend ? ops->suspend(vdev) : ops->resume(vdev);
 	if (!ret)
 		vdev->suspended = suspend;
 out_unlock:
@@ -178,17 +183,25 @@ int vdpa_set_vq_num(struct vdpa_device *vdev, uint16_t idx, uint32_t num)
 	return 0;
 }
 
-/* Ring programming is refused while the data path runs. */
-static int vdpa_check_vq_stopped(struct vdpa_device *vdev, uint16_t idx)
+/*
+ * Ring programming is refused while the data path runs; a queue's state
+ * also while the queue is enabled, since enabling latched it and a later
+ * one would be lost.
+ */
+static int vdpa_check_vq_stopped(struct vdpa_device *vdev, uint16_t idx,
+				 bool state)
 {
 	int ret = vdpa_check_vq(vdev, idx);
 
 	if (ret)
 		return ret;
 	pthread_rwlock_rdlock(&vdev->cf_lock);
-	if ((vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !vdev->suspended)
+	if (vdev->suspended)
+		ret = 0;
+	else if (vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK)
 		ret = -EINVAL;
+	else if (state && vdev->config->get_vq_ready(vdev, idx))
+		ret = -EBUSY;
 	pthread_rwlock_unlock(&vdev->cf_lock);
 	return ret;
 }
@@ -196,7 +209,7 @@ static int vdpa_check_vq_stopped(struct vdpa_device *vdev, uint16_t idx)
 int vdpa_set_vq_address(struct vdpa_device *vdev, uint16_t idx, uint64_t desc,
 			uint64_t driver, uint64_t device)
 {
-	int ret = vdpa_check_vq_stopped(vdev, idx);
+	int ret = vdpa_check_vq_stopped(vdev, idx, false);
 
 	if (ret)
 		return ret;
@@ -206,13 +219,10 @@ int vdpa_set_vq_address(struct vdpa_device *vdev, uint16_t idx, uint64_t desc,
 int vdpa_set_vq_state(struct vdpa_device *vdev, uint16_t idx,
 		      const struct vdpa_vq_state *state)
 {
-	int ret = vdpa_check_vq_stopped(vdev, idx);
+	int ret = vdpa_check_vq_stopped(vdev, idx, true);
 
 	if (ret)
 		return ret;
-	/* Enabling latches the state: setting it afterwards would be lost. */
-	if (vdev->config->get_vq_ready(vdev, idx) && !vdev->suspended)
-		return -EBUSY;
 	return vdev->config->set_vq_state(vdev, idx, state);
 }
 

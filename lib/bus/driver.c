@@ -74,10 +74,15 @@ int vdpa_driver_bind(struct vdpa_driver *drv, struct vdpa_device *vdev)
 	int ret;
 
 	vdpa_bus_lock(vdev->bus);
-	if (vdev->driver)
-		ret = -EBUSY;
-	else if (!vdpa_driver_match(vdev, drv))
+	/*
+	 * As sysfs bind: only a driver of this bus, and the match comes
+	 * before the busy check (bind_store, then __driver_probe_device).
+	 */
+	if (drv->bus != vdev->bus || !vdev->registered ||
+	    !vdpa_driver_match(vdev, drv))
 		ret = -ENODEV;
+	else if (vdev->driver)
+		ret = -EBUSY;
 	else
 		ret = vdpa_probe(vdev, drv);
 	vdpa_bus_unlock(vdev->bus);

@@ -41,6 +41,7 @@ struct vdpa_worker {
 
 	/* worker thread only */
 	struct vdpa_poll *active; /* polls being served or busy-polled */
+	struct vdpa_poll *round_next; /* the next poll of the current round */
 	uint64_t last_epoll_ns;
 	bool stop;
 };
@@ -109,29 +110,47 @@ static void worker_deactivate(struct vdpa_worker *w, struct vdpa_poll *p)
 			break;
 		}
 	}
+	/* a callback detached the poll the round was about to serve */
+	if (w->round_next == p)
+		w->round_next = p->next_active;
 	p->active = false;
 	p->next_active = NULL;
 }
 
-/* One pass over the active polls; idle ones go back to notifications. */
+static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p,
+			 uint64_t now)
+{
+	unsigned int done = p->ops->run(p);
+
+	/* run() detached its own poll (the call ran inline): not ours now */
+	if (!p->active)
+		return;
+	if (done) {
+		p->last_work_ns = now;
+		return;
+	}
+	if (now - p->last_work_ns < (uint64_t)p->poll_us * 1000)
+		return;
+	if (p->ops->idle && p->ops->idle(p)) {
+		p->last_work_ns = now;
+		return;
+	}
+	worker_deactivate(w, p);
+}
+
+/*
+ * One pass over the active polls; idle ones go back to notifications.
+ * The cursor lives in the worker so that a callback may detach any poll,
+ * the next one included, without the round serving it afterwards.
+ */
 static void worker_round(struct vdpa_worker *w)
 {
 	uint64_t now = now_ns();
-	struct vdpa_poll *p, *next;
+	struct vdpa_poll *p;
 
-	for (p = w->active; p; p = next) {
-		next = p->next_active;
-		if (p->ops->run(p)) {
-			p->last_work_ns = now;
-			continue;
-		}
-		if (now - p->last_work_ns < (uint64_t)p->poll_us * 1000)
-			continue;
-		if (p->ops->idle && p->ops->idle(p)) {
-			p->last_work_ns = now;
-			continue;
-		}
-		worker_deactivate(w, p);
+	for (p = w->active; p; p = w->round_next) {
+		w->round_next = p->next_active;
+		worker_serve(w, p, now);
 	}
 }
 
@@ -211,7 +230,8 @@ static void worker_attach_fn(void *arg)
 		a->ret = -errno;
 		return;
 	}
-	a->p->worker = a->w;
+	/* atomic: read outside calls, see worker_detach_fn() */
+	__atomic_store_n(&a->p->worker, a->w, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&a->w->nr_polls, 1, __ATOMIC_RELAXED);
 	/* serve what was pending before the attach */
 	worker_activate(a->w, a->p, now_ns());
@@ -224,7 +244,7 @@ int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p)
 
 	if (!w || !p || !p->ops || !p->ops->run || p->fd < 0)
 		return -EINVAL;
-	if (p->worker)
+	if (__atomic_load_n(&p->worker, __ATOMIC_ACQUIRE))
 		return -EBUSY;
 	p->active = false;
 	p->next_active = NULL;
@@ -240,15 +260,20 @@ static void worker_detach_fn(void *arg)
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	if (p->active)
 		worker_deactivate(w, p);
-	p->worker = NULL;
+	/* a run() may detach itself: another thread may read this next */
+	__atomic_store_n(&p->worker, NULL, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&w->nr_polls, 1, __ATOMIC_RELAXED);
 }
 
 void vdpa_worker_detach(struct vdpa_poll *p)
 {
-	if (!p || !p->worker)
+	struct vdpa_worker *w;
+
+	if (!p)
 		return;
-	vdpa_worker_call(p->worker, worker_detach_fn, p);
+	w = __atomic_load_n(&p->worker, __ATOMIC_ACQUIRE);
+	if (w)
+		vdpa_worker_call(w, worker_detach_fn, p);
 }
 
 unsigned int vdpa_worker_load(const struct vdpa_worker *w)
