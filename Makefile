@@ -33,10 +33,11 @@ check: deps $(SANBUILD)/build.ninja
 	tests/run.sh $(SANBUILD)
 
 demo: deps all
-	$(BUILD)/demo/uvdpa-demo
+	demo/tour.sh $(BUILD)
 
 bench: deps all
 	$(BUILD)/bench/bench-ring
+	$(BUILD)/bench/bench-mgmt $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
