@@ -110,9 +110,14 @@ void sim_vq_broken(struct sim_vq *vq)
 unsigned int sim_vq_pop(struct sim_vq *vq, struct vq_elem *elems,
 			unsigned int max)
 {
+	bool was_broken = vq->ring.broken;
 	int n = vq_dev_pop_batch(&vq->ring, elems, max, vq->iov, SIM_VQ_IOV);
 
-	if (vq->ring.broken)
+	/*
+	 * Count the ring once: a class may pop a queue again in the same
+	 * serve call (net pops RX per TX batch) after it broke.
+	 */
+	if (vq->ring.broken && !was_broken)
 		sim_vq_broken(vq);
 	return n < 0 ? 0 : (unsigned int)n;
 }

@@ -31,6 +31,15 @@
 #define SIM_BLK_SIZE_MAX 4096u
 #define SIM_BLK_SEG_MAX 32u
 #define SIM_BLK_ID "vdpa_blk_sim"
+/*
+ * The kernel's struct virtio_blk_config, zoned fields included (reference
+ * §4.3): fixed, so the size a front end sees does not follow the build
+ * host's linux-libc-dev.
+ */
+#define SIM_BLK_CONFIG_SIZE 96
+
+_Static_assert(sizeof(struct virtio_blk_config) <= SIM_BLK_CONFIG_SIZE,
+	       "virtio_blk_config grew past the kernel's");
 
 #define SIM_BLK_FEATURES                                                       \
 	(SIM_FEATURES | BIT_ULL(VIRTIO_BLK_F_FLUSH) |                          \
@@ -71,12 +80,14 @@ static uint8_t blk_rw(struct sim_blk *blk, struct blk_req *r, uint64_t sector,
 		      bool write)
 {
 	uint64_t bytes = write ? r->data_out : r->data_in;
-	uint8_t *at = blk->disk + (sector << VIRTIO_BLK_SECTOR_SHIFT);
+	uint8_t *at;
 
 	if (bytes % VIRTIO_BLK_SECTOR_SIZE ||
 	    bytes > (uint64_t)SIM_BLK_SIZE_MAX * SIM_BLK_SEG_MAX ||
 	    !blk_range_ok(blk, sector, bytes))
 		return VIRTIO_BLK_S_IOERR;
+	/* only now: a guest's sector must not even form a wild pointer */
+	at = blk->disk + (sector << VIRTIO_BLK_SECTOR_SHIFT);
 	if (write) {
 		vq_iov_to_buf(r->e->iov, r->e->out_num,
 			      sizeof(struct virtio_blk_outhdr), at, bytes);
@@ -204,7 +215,7 @@ static void sim_blk_get_config(struct sim_dev *sim, void *config)
 	struct virtio_blk_config *c = config;
 
 	/* rebuilt on every read, as the kernel does: writes do not stick */
-	memset(c, 0, sizeof(*c));
+	memset(config, 0, SIM_BLK_CONFIG_SIZE);
 	c->capacity = htole64(sim_to_blk(sim)->capacity);
 	c->size_max = htole32(SIM_BLK_SIZE_MAX);
 	c->seg_max = htole32(SIM_BLK_SEG_MAX);
@@ -263,7 +274,7 @@ static int sim_blk_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		.name = name,
 		.id = VIRTIO_ID_BLOCK,
 		.supported_features = SIM_BLK_FEATURES,
-		.config_size = sizeof(struct virtio_blk_config),
+		.config_size = SIM_BLK_CONFIG_SIZE,
 		.alloc_size = sizeof(struct sim_blk),
 		.nvqs = 1,
 		.ngroups = 1,

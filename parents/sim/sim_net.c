@@ -14,6 +14,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,15 @@
 #define SIM_NET_CVQ 2
 #define SIM_NET_NVQS 3
 #define SIM_NET_BUDGET 256 /* frames per serve call, then other queues */
+/*
+ * The kernel's config size (reference §4.2): fixed, so it does not follow
+ * the build host's linux-libc-dev.
+ */
+#define SIM_NET_CONFIG_SIZE 24
+
+_Static_assert(offsetof(struct virtio_net_config, mtu) + 2 <=
+		       SIM_NET_CONFIG_SIZE,
+	       "the fields the simulator fills lie in the kernel's 24 bytes");
 
 #define SIM_NET_FEATURES                                                       \
 	(SIM_FEATURES | BIT_ULL(VIRTIO_NET_F_MAC) |                            \
@@ -97,7 +107,9 @@ static void net_stats_add(struct sim_net *net, const struct net_batch *b)
 
 /*
  * Loop one batch of TX frames into RX buffers. Returns false when RX ran
- * out of buffers (stop until the driver adds some: its kick serves RX).
+ * out of buffers: the frame that found none is dropped (rx overruns, as
+ * a NIC does); the rest of the batch goes back to the ring and is taken
+ * again next round, when RX may have buffers again.
  */
 static bool net_loop_batch(struct sim_net *net, struct vq_elem *te,
 			   unsigned int nt)
@@ -122,7 +134,7 @@ static bool net_loop_batch(struct sim_net *net, struct vq_elem *te,
 			continue;
 		}
 		if (ri == nr) {
-			b->rx_overruns++; /* this frame is lost; the rest wait */
+			b->rx_overruns++;
 			more = false;
 			break;
 		}
@@ -328,7 +340,7 @@ static int sim_net_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		.name = name,
 		.id = VIRTIO_ID_NET,
 		.supported_features = SIM_NET_FEATURES,
-		.config_size = sizeof(struct virtio_net_config),
+		.config_size = SIM_NET_CONFIG_SIZE,
 		.alloc_size = sizeof(struct sim_net),
 		.nvqs = SIM_NET_NVQS,
 		.ngroups = 2,
