@@ -83,7 +83,8 @@ struct vq_dev {
 /*
  * Latch @cfg. Returns -EINVAL for a bad size or feature set, -EFAULT when
  * an area is misaligned or not wholly inside one writable/readable range.
- * On error the queue is left broken, with a reason.
+ * On error the queue is left broken, with a reason. A re-init keeps the
+ * bounce buffer, so @vq must be zeroed (or released) before the first.
  */
 int vq_dev_init(struct vq_dev *vq, const struct vq_config *cfg);
 void vq_dev_release(struct vq_dev *vq);

@@ -40,6 +40,7 @@ struct vq_drv {
 	uint16_t avail_idx; /* shadow of avail->idx, published on kick */
 	uint16_t kicked_idx; /* avail->idx at the last kick decision */
 	uint16_t last_used_idx; /* next used entry to collect */
+	uint16_t avail_flags; /* VRING_AVAIL_F_*, in the ring w/o EVENT_IDX */
 
 	void **token; /* per head: the caller's token, NULL when free */
 	uint16_t *chain_len; /* per head: descriptors in the chain */

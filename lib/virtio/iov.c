@@ -72,8 +72,10 @@ size_t vq_iov_copy(const struct iovec *dst, unsigned int dn,
 
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy((char *)dst[di].iov_base + doff,
-		       (const char *)src[si].iov_base + soff, chunk);
+		/* an empty iovec may have a NULL base, which memcpy forbids */
+		if (chunk)
+			memcpy((char *)dst[di].iov_base + doff,
+			       (const char *)src[si].iov_base + soff, chunk);
 		done += chunk;
 		doff += chunk;
 		soff += chunk;

@@ -63,6 +63,18 @@ static int vq_map_rings(struct vq_dev *vq, const struct vq_config *cfg)
 		vq_break(vq, "ring area not mapped in one range");
 		return -EFAULT;
 	}
+	/*
+	 * A map may put an aligned iova at an unaligned host address; the
+	 * rings are read as C structs, so that would be undefined behaviour.
+	 */
+	if (((uintptr_t)vq->desc & 15) || ((uintptr_t)vq->avail & 1) ||
+	    ((uintptr_t)vq->used & 3)) {
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+		vq_break(vq, "ring area misaligned in host memory");
+		return -EFAULT;
+	}
 	vq->used_event = &vq->avail->ring[vq->num];
 	vq->avail_event = (uint16_t *)&vq->used->ring[vq->num];
 	return 0;
@@ -174,9 +186,12 @@ static int vq_enter_indirect(struct vq_dev *vq, struct vq_walk *w,
 	    len / sizeof(struct vring_desc) > VQ_MAX_SIZE)
 		return vq_break(vq, "indirect table length not a multiple of "
 				    "16 up to 32768 entries");
-	table = vdpa_iotlb_ptr(vq->iotlb, addr, len, VDPA_PERM_READ,
-			       &vq->hint);
-	if (!table)
+	table = vdpa_iotlb_ptr(vq->iotlb, addr, len, VDPA_PERM_READ, &vq->hint);
+	/*
+	 * The spec sets no alignment for indirect tables, but reading one in
+	 * place as struct vring_desc needs it: copy unaligned ones too.
+	 */
+	if (!table || ((uintptr_t)table & (_Alignof(struct vring_desc) - 1)))
 		table = vq_bounce_table(vq, addr, len);
 	if (!table)
 		return vq_break(vq, "indirect table not mapped");
@@ -260,8 +275,8 @@ static int vq_map_chain(struct vq_dev *vq, uint16_t head, struct vq_elem *e,
 	}
 }
 
-int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems,
-		     unsigned int max, struct iovec *iov, unsigned int iov_cap)
+int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems, unsigned int max,
+		     struct iovec *iov, unsigned int iov_cap)
 {
 	unsigned int n, avail, used_iov = 0;
 
@@ -280,11 +295,15 @@ int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems,
 		uint16_t slot = vq->last_avail_idx & (vq->num - 1);
 		uint16_t head = le16toh(READ_ONCE(vq->avail->ring[slot]));
 		struct vq_elem *e = &elems[n];
+		unsigned int cap = iov_cap - used_iov;
 		int ret;
 
+		/* Also keeps out_num and in_num from overflowing. */
+		if (cap > VQ_MAX_CHAIN_IOV)
+			cap = VQ_MAX_CHAIN_IOV;
 		e->iov = iov + used_iov;
-		ret = vq_map_chain(vq, head, e, iov_cap - used_iov);
-		if (ret == -ENOBUFS && n > 0)
+		ret = vq_map_chain(vq, head, e, cap);
+		if (ret == -ENOBUFS && n > 0 && cap < VQ_MAX_CHAIN_IOV)
 			break; /* the rest of the arena is too small: next time */
 		if (ret == -ENOBUFS)
 			ret = vq_break(vq, "chain needs more segments than "

@@ -38,8 +38,8 @@ size_t vq_drv_mem_size(uint32_t num, uint16_t ind_max)
 	return vq_drv_ind_off(num) + (size_t)num * ind_max * 16;
 }
 
-int vq_drv_init(struct vq_drv *vq, uint32_t num, uint64_t features,
-		void *mem, uint64_t mem_iova, uint16_t ind_max)
+int vq_drv_init(struct vq_drv *vq, uint32_t num, uint64_t features, void *mem,
+		uint64_t mem_iova, uint16_t ind_max)
 {
 	char *base = mem;
 
@@ -89,8 +89,9 @@ static void vq_drv_fill(struct vring_desc *d, const struct vq_buf *b,
 			   (next ? VRING_DESC_F_NEXT : 0));
 }
 
-static uint16_t vq_drv_add_indirect(struct vq_drv *vq, const struct vq_buf *bufs,
-				    unsigned int out, unsigned int total)
+static uint16_t vq_drv_add_indirect(struct vq_drv *vq,
+				    const struct vq_buf *bufs, unsigned int out,
+				    unsigned int total)
 {
 	uint16_t head = vq->free_head;
 	struct vring_desc *table = vq->ind + (size_t)head * vq->ind_max;
@@ -100,8 +101,8 @@ static uint16_t vq_drv_add_indirect(struct vq_drv *vq, const struct vq_buf *bufs
 		table[k].next = htole16((uint16_t)(k + 1));
 	}
 	vq->free_head = le16toh(vq->desc[head].next);
-	vq->desc[head].addr = htole64(vq->ind_iova + (uint64_t)head *
-							     vq->ind_max * 16);
+	vq->desc[head].addr =
+		htole64(vq->ind_iova + (uint64_t)head * vq->ind_max * 16);
 	vq->desc[head].len = htole32(total * 16);
 	vq->desc[head].flags = htole16(VRING_DESC_F_INDIRECT);
 	vq->chain_len[head] = 1;
@@ -195,7 +196,7 @@ void *vq_drv_get_used(struct vq_drv *vq, uint32_t *len)
 	vq->last_used_idx++;
 	token = vq->token[id];
 	vq_drv_free_chain(vq, (uint16_t)id);
-	if (vq->event_idx && !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT))
+	if (vq->event_idx && !(vq->avail_flags & VRING_AVAIL_F_NO_INTERRUPT))
 		WRITE_ONCE(vq->avail->ring[vq->num],
 			   htole16(vq->last_used_idx));
 	return token;
@@ -203,20 +204,27 @@ void *vq_drv_get_used(struct vq_drv *vq, uint32_t *len)
 
 void vq_drv_disable_cb(struct vq_drv *vq)
 {
-	/* The flag is our own record even with EVENT_IDX, where the device
-	 * ignores it: used_event is then parked half a ring away. */
-	WRITE_ONCE(vq->avail->flags, htole16(VRING_AVAIL_F_NO_INTERRUPT));
+	vq->avail_flags = VRING_AVAIL_F_NO_INTERRUPT;
+	/*
+	 * With EVENT_IDX the driver must leave flags at 0 (virtio 1.2
+	 * 2.7.7.1): used_event is parked half a ring away instead.
+	 */
 	if (vq->event_idx)
 		WRITE_ONCE(vq->avail->ring[vq->num],
 			   htole16((uint16_t)(vq->last_used_idx + 0x8000)));
+	else
+		WRITE_ONCE(vq->avail->flags,
+			   htole16(VRING_AVAIL_F_NO_INTERRUPT));
 }
 
 bool vq_drv_enable_cb(struct vq_drv *vq)
 {
-	WRITE_ONCE(vq->avail->flags, 0);
+	vq->avail_flags = 0;
 	if (vq->event_idx)
 		WRITE_ONCE(vq->avail->ring[vq->num],
 			   htole16(vq->last_used_idx));
+	else
+		WRITE_ONCE(vq->avail->flags, 0);
 	smp_mb();
 	return le16toh(load_acquire(&vq->used->idx)) == vq->last_used_idx;
 }
