@@ -27,6 +27,7 @@ $(SANBUILD)/build.ninja:
 
 deps:
 	@scripts/deps.sh
+	@scripts/e2e-deps.sh
 
 check: deps $(SANBUILD)/build.ninja
 	ninja -C $(SANBUILD)

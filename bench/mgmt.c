@@ -45,7 +45,11 @@ static int nl_open(void)
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+	if (strlen(sock_path) >= sizeof(a.sun_path)) {
+		close(fd);
+		return -1;
+	}
+	memcpy(a.sun_path, sock_path, strlen(sock_path));
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		close(fd);
 		return -1;
@@ -136,7 +140,7 @@ static long rss_kib(void)
 }
 
 /* Run the CLI with @args (NULL-terminated), output discarded. */
-static int cli(char *const args[])
+static int cli(const char *const args[])
 {
 	char uvdpa[1100], env[1200];
 	pid_t pid;
@@ -146,11 +150,11 @@ static int cli(char *const args[])
 	snprintf(env, sizeof(env), "UVDPA_RUNTIME_DIR=%s/run", base);
 	pid = fork();
 	if (pid == 0) {
-		char *envp[] = { env, NULL };
+		char *const envp[] = { env, NULL };
 
 		if (!freopen("/dev/null", "w", stdout))
 			_exit(126);
-		execve(uvdpa, args, envp);
+		execve(uvdpa, (char *const *)args, envp);
 		_exit(127);
 	}
 	waitpid(pid, &status, 0);
@@ -184,9 +188,9 @@ static void bench_socket_pairs(int fd, uint16_t fam)
 
 static void bench_cli_pairs(void)
 {
-	char *add[] = { "uvdpa", "dev", "add", "name", "bench1", "mgmtdev",
-			"vdpasim_net", NULL };
-	char *del[] = { "uvdpa", "dev", "del", "bench1", NULL };
+	const char *const add[] = { "uvdpa",  "dev",	 "add",		"name",
+				    "bench1", "mgmtdev", "vdpasim_net", NULL };
+	const char *const del[] = { "uvdpa", "dev", "del", "bench1", NULL };
 	const int n = 200;
 	double t0 = now_s();
 	int err = 0;
@@ -197,8 +201,7 @@ static void bench_cli_pairs(void)
 	       n / (now_s() - t0), err ? " (ERRORS)" : "");
 }
 
-static int add_many(int fd, uint16_t fam, const char *prefix,
-		    const char *mgmt)
+static int add_many(int fd, uint16_t fam, const char *prefix, const char *mgmt)
 {
 	char name[32];
 
@@ -222,8 +225,8 @@ static void del_many(int fd, uint16_t fam, const char *prefix)
 
 static void bench_dump(int fd, uint16_t fam)
 {
-	char *show[] = { "uvdpa", "dev", "show", NULL };
-	char *showj[] = { "uvdpa", "-j", "dev", "show", NULL };
+	const char *const show[] = { "uvdpa", "dev", "show", NULL };
+	const char *const showj[] = { "uvdpa", "-j", "dev", "show", NULL };
 	double t0 = now_s();
 	int n = nl_do(fd, fam, VDPA_CMD_DEV_GET, NLM_F_DUMP, NULL, NULL);
 

@@ -298,6 +298,16 @@ static int register_parents(struct daemon *d)
 	return 0;
 }
 
+/* `dev show` extras: the bound bus driver and where it serves. */
+static void daemon_dev_info(void *ctx, struct vdpa_device *vdev,
+			    struct mgmt_dev_info *info)
+{
+	struct daemon *d = ctx;
+
+	if (vdev->driver == &d->vhost_driver)
+		info->endpoint = bus_vhost_endpoint(vdev);
+}
+
 static int setup_bus(struct daemon *d)
 {
 	int ret;
@@ -306,11 +316,19 @@ static int setup_bus(struct daemon *d)
 	d->pool = vdpa_worker_pool_new(0, "uvdpa-w");
 	if (!d->bus || !d->pool)
 		return -ENOMEM;
-	ret = register_parents(d);
+	/* new devices bind to the default driver; "none" leaves them be */
+	d->bus->autoprobe = strcmp(d->opts.default_driver, "none") != 0;
+	bus_vhost_init(d);
+	ret = vdpa_register_driver(d->bus, &d->vhost_driver);
+	if (!ret)
+		ret = register_parents(d);
 	if (ret)
 		return ret;
 	d->mgmt = mgmt_server_new(d->bus, geteuid());
-	return d->mgmt ? 0 : -ENOMEM;
+	if (!d->mgmt)
+		return -ENOMEM;
+	mgmt_server_set_dev_info(d->mgmt, daemon_dev_info, d);
+	return 0;
 }
 
 static int daemon_start(struct daemon *d)

@@ -40,11 +40,16 @@ struct daemon {
 	struct vdpa_mgmt_dev *sim_net;
 	struct vdpa_mgmt_dev *sim_blk;
 	struct mgmt_server *mgmt;
+	struct vdpa_driver vhost_driver;
 };
 
 int daemon_watch(struct daemon *d, struct watch *w, uint32_t events);
 int daemon_rewatch(struct daemon *d, struct watch *w, uint32_t events);
 void daemon_unwatch(struct daemon *d, struct watch *w);
+
+/* The vhost_vdpa bus driver (bus_vhost.c). */
+void bus_vhost_init(struct daemon *d);
+const char *bus_vhost_endpoint(struct vdpa_device *vdev);
 
 /* The management socket (mgmt_sock.c). */
 int mgmt_sock_open(struct daemon *d);

@@ -61,6 +61,29 @@ else
 	failed=$((failed + 1))
 fi
 
+# End-to-end tests with real peers (QEMU guest, qemu-storage-daemon, testpmd):
+# a pytest session of its own (tests/integration imports its conftest by name).
+if /usr/bin/python3 -c 'import pytest' 2>/dev/null && [ -d tests/e2e ]; then
+	log=$logs/e2e.log
+	UVDPA_BUILD=$build timeout 1800 /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
+		tests/e2e >"$log" 2>&1
+	rc=$?
+	last=$(tail -n 1 "$log")
+	p=$(echo "$last" | grep -oE '[0-9]+ passed' | awk '{ n += $1 } END { print n + 0 }')
+	f=$(echo "$last" | grep -oE '[0-9]+ (failed|errors?)' | awk '{ n += $1 } END { print n + 0 }')
+	s=$(echo "$last" | grep -oE '[0-9]+ skipped' | awk '{ n += $1 } END { print n + 0 }')
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL e2e ($p passed, $f failed): $log"
+		grep -E '^(FAILED|ERROR)|Error|assert|logs kept' "$log" | head -40 | sed 's/^/    /'
+	else
+		echo "ok   e2e ($p passed, $s skipped)"
+	fi
+fi
+
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"

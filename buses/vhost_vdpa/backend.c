@@ -17,8 +17,7 @@
 
 #include "vu_internal.h"
 
-void vu_log(struct vu_backend *b, enum vu_log_level level, const char *fmt,
-	    ...)
+void vu_log(struct vu_backend *b, enum vu_log_level level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -44,8 +43,7 @@ static int vu_listen(struct vu_backend *b)
 	if (fd < 0)
 		return -errno;
 	unlink(b->cfg.path); /* a socket left by a uvdpad that died */
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(fd, 4))
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 4))
 		goto out_close;
 	if (chmod(b->cfg.path, b->cfg.mode ? b->cfg.mode : 0660) ||
 	    ((b->cfg.owner != (uid_t)-1 || b->cfg.group != (gid_t)-1) &&
@@ -75,7 +73,7 @@ struct vu_backend *vu_backend_new(struct vdpa_device *vdev,
 	b->cfg = *cfg;
 	snprintf(b->path, sizeof(b->path), "%s", cfg->path);
 	b->cfg.path = b->path;
-	b->listen_fd = b->conn_fd = b->backend_req_fd = -1;
+	b->listen_fd = b->conn_fd = b->backend_req_fd = b->event_fd = -1;
 	b->nvrings = vdev->nvqs;
 	b->status_synth = true;
 	vdpa_iotlb_init(&b->iotlb, VU_MAX_MEM_SLOTS);
@@ -83,7 +81,10 @@ struct vu_backend *vu_backend_new(struct vdpa_device *vdev,
 	b->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!b->vrings || b->event_fd < 0)
 		goto out_free;
-	vu_rings_reset(b);
+	/* calloc gave 0s: fd 0 is somebody's, not ours to close */
+	for (unsigned int i = 0; i < b->nvrings; i++)
+		b->vrings[i] = (struct vu_vring){ .kick_fd = -1, .call_fd = -1,
+						  .err_fd = -1 };
 	ret = vu_listen(b);
 	if (ret)
 		goto out_free;
@@ -116,6 +117,7 @@ void vu_backend_free(struct vu_backend *b)
 	free(b->vrings);
 	free(b);
 }
+
 
 int vu_backend_listen_fd(const struct vu_backend *b)
 {

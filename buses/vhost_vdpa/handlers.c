@@ -287,8 +287,8 @@ static int h_set_protocol_features(struct vu_backend *b, struct vu_msg *msg)
 	if (msg->payload.u64 & ~vu_protocol_offered(b))
 		return -EINVAL;
 	b->protocol_features = msg->payload.u64;
-	b->status_synth = !(b->protocol_features &
-			    BIT_ULL(VU_PROTOCOL_F_STATUS));
+	b->status_synth =
+		!(b->protocol_features & BIT_ULL(VU_PROTOCOL_F_STATUS));
 	return 0;
 }
 
@@ -393,8 +393,7 @@ static const struct vu_handler vu_handlers[VU_REQUEST_MAX] = {
 	    "set_driver_features (+ACCESS_PLATFORM); set_status if ours"),
 	ROW(VU_SET_OWNER, h_nop, FDS_NONE, 0, false, "-"),
 	ROW(VU_RESET_OWNER, h_reset_owner, FDS_NONE, 0, false, "reset"),
-	ROW(VU_SET_MEM_TABLE, h_set_mem_table, FDS_TABLE, 8, false,
-	    "set_map"),
+	ROW(VU_SET_MEM_TABLE, h_set_mem_table, FDS_TABLE, 8, false, "set_map"),
 	ROW(VU_SET_VRING_NUM, h_set_vring_num, FDS_NONE, 8, false,
 	    "set_vq_num, at start"),
 	ROW(VU_SET_VRING_ADDR, h_set_vring_addr, FDS_NONE,
@@ -425,8 +424,7 @@ static const struct vu_handler vu_handlers[VU_REQUEST_MAX] = {
 	ROW(VU_SET_CONFIG, h_set_config, FDS_NONE, VU_CONFIG_HDR_SIZE, false,
 	    "set_config"),
 	ROW(VU_RESET_DEVICE, h_reset_device, FDS_NONE, 0, false, "reset"),
-	ROW(VU_GET_MAX_MEM_SLOTS, h_get_max_mem_slots, FDS_NONE, 0, true,
-	    "-"),
+	ROW(VU_GET_MAX_MEM_SLOTS, h_get_max_mem_slots, FDS_NONE, 0, true, "-"),
 	ROW(VU_ADD_MEM_REG, h_add_mem_reg, FDS_ONE,
 	    sizeof(struct vu_mem_single), false, "set_map"),
 	ROW(VU_REM_MEM_REG, h_rem_mem_reg, FDS_NONE,
@@ -468,8 +466,9 @@ static int vu_run(struct vu_backend *b, const struct vu_handler *h,
 		return -EOPNOTSUPP;
 	}
 	if (!vu_fds_ok(h, msg) || msg->hdr.size < h->size) {
-		vu_log(b, VU_LOG_WARN, "%s: %s with %u bytes and %u fds: "
-				       "malformed",
+		vu_log(b, VU_LOG_WARN,
+		       "%s: %s with %u bytes and %u fds: "
+		       "malformed",
 		       b->vdev->name, vu_request_name(req), msg->hdr.size,
 		       msg->nfds);
 		return -EINVAL;
@@ -480,9 +479,9 @@ static int vu_run(struct vu_backend *b, const struct vu_handler *h,
 int vu_dispatch(struct vu_backend *b, struct vu_msg *msg)
 {
 	uint32_t req = msg->hdr.request;
-	bool need_reply = (msg->hdr.flags & VU_FLAG_NEED_REPLY) &&
-			  (b->protocol_features &
-			   BIT_ULL(VU_PROTOCOL_F_REPLY_ACK));
+	bool need_reply =
+		(msg->hdr.flags & VU_FLAG_NEED_REPLY) &&
+		(b->protocol_features & BIT_ULL(VU_PROTOCOL_F_REPLY_ACK));
 	const struct vu_handler *h;
 	int ret;
 

@@ -128,7 +128,7 @@ int vu_msg_recv(int fd, struct vu_rx *rx)
 			return -ECONNRESET;
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0
-								     : -errno;
+								       : -errno;
 	}
 }
 

@@ -136,7 +136,8 @@ void vu_rings_reset(struct vu_backend *b)
 		vu_close(&r->kick_fd);
 		vu_close(&r->call_fd);
 		vu_close(&r->err_fd);
-		*r = (struct vu_vring){ .kick_fd = -1, .call_fd = -1,
+		*r = (struct vu_vring){ .kick_fd = -1,
+					.call_fd = -1,
 					.err_fd = -1 };
 	}
 }
@@ -157,7 +158,7 @@ void vu_backend_device_event(struct vu_backend *b)
 
 		if (b->vrings[i].err_fd >= 0 &&
 		    write(b->vrings[i].err_fd, &one, sizeof(one)) < 0)
-			vu_log(b, VU_LOG_DEBUG, "vring %u err fd: cannot signal",
-			       i);
+			vu_log(b, VU_LOG_DEBUG,
+			       "vring %u err fd: cannot signal", i);
 	}
 }

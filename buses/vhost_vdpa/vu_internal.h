@@ -70,8 +70,8 @@ struct vu_backend {
 	int backend_req_fd;
 };
 
-void vu_log(struct vu_backend *b, enum vu_log_level level, const char *fmt,
-	    ...) __attribute__((format(printf, 3, 4)));
+void vu_log(struct vu_backend *b, enum vu_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Memory (mem.c). */
 int vu_mem_set_table(struct vu_backend *b, struct vu_msg *msg);
