@@ -83,7 +83,8 @@ struct vu_backend *vu_backend_new(struct vdpa_device *vdev,
 		goto out_free;
 	/* calloc gave 0s: fd 0 is somebody's, not ours to close */
 	for (unsigned int i = 0; i < b->nvrings; i++)
-		b->vrings[i] = (struct vu_vring){ .kick_fd = -1, .call_fd = -1,
+		b->vrings[i] = (struct vu_vring){ .kick_fd = -1,
+						  .call_fd = -1,
 						  .err_fd = -1 };
 	ret = vu_listen(b);
 	if (ret)
@@ -117,7 +118,6 @@ void vu_backend_free(struct vu_backend *b)
 	free(b->vrings);
 	free(b);
 }
-
 
 int vu_backend_listen_fd(const struct vu_backend *b)
 {
@@ -214,6 +214,7 @@ void vu_backend_disconnect(struct vu_backend *b)
 	b->features_set = false;
 	b->proto_negotiated = false;
 	b->protocol_features = 0;
+	b->proto_set = false;
 	b->status_synth = true;
 	b->mtu = 0;
 }

@@ -287,6 +287,7 @@ static int h_set_protocol_features(struct vu_backend *b, struct vu_msg *msg)
 	if (msg->payload.u64 & ~vu_protocol_offered(b))
 		return -EINVAL;
 	b->protocol_features = msg->payload.u64;
+	b->proto_set = true;
 	b->status_synth =
 		!(b->protocol_features & BIT_ULL(VU_PROTOCOL_F_STATUS));
 	return 0;
@@ -305,7 +306,10 @@ static int h_set_vring_enable(struct vu_backend *b, struct vu_msg *msg)
 
 	if (i < 0)
 		return i;
-	if (!b->proto_negotiated || msg->payload.state.num > 1)
+	/* QEMU enables rings once protocol features were exchanged, which
+	 * may be before SET_FEATURES acks bit 30 */
+	if (!(b->proto_negotiated || b->proto_set) ||
+	    msg->payload.state.num > 1)
 		return -EINVAL;
 	b->vrings[i].enabled = msg->payload.state.num;
 	return vu_ring_update(b, (unsigned int)i);

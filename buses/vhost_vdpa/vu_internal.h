@@ -58,6 +58,7 @@ struct vu_backend {
 	bool features_set;
 	bool proto_negotiated; /* bit 30 acked */
 	uint64_t protocol_features;
+	bool proto_set; /* SET_PROTOCOL_FEATURES came */
 	bool status_synth; /* status is ours to drive (no F_STATUS) */
 	uint16_t mtu;
 
