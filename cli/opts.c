@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Option parsing (opts.h). The keywords, which of them accept a prefix,
+ * the messages and the quiet failures are iproute2 vdpa's, so scripts
+ * written for `vdpa` behave the same with `uvdpa`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/vdpa.h>
+
+#include <uvdpa/uapi.h>
+
+#include "opts.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+bool cli_matches(const char *arg, const char *keyword)
+{
+	if (!*arg)
+		return false;
+	return strncmp(arg, keyword, strlen(arg)) == 0;
+}
+
+/* MGMTDEV is "bus/dev" or "dev"; the string is split in place. */
+int cli_parse_handle(char *arg, const char **bus, const char **dev)
+{
+	char *slash = strchr(arg, '/');
+
+	if (slash && strchr(slash + 1, '/')) {
+		fprintf(stderr,
+			"Wrong vdpa mgmtdev identification string format\n"
+			"Expected \"mgmtdev_bus_name/mgmtdev_name\"\n"
+			"Expected \"mgmtdev_name\"\n");
+		return -EINVAL;
+	}
+	*bus = NULL;
+	*dev = arg;
+	if (slash) {
+		*slash = '\0';
+		*bus = arg;
+		*dev = slash + 1;
+	}
+	return 0;
+}
+
+static int invalid_lladdr(const char *arg)
+{
+	fprintf(stderr, "\"%s\" is invalid lladdr.\n", arg);
+	return -1;
+}
+
+/* The dotted form iproute2 also takes: up to four numbers, as IPv4. */
+static int parse_dotted(uint8_t *addr, int len, const char *arg)
+{
+	uint8_t quad[4] = { 0 };
+	const char *p = arg;
+	unsigned long n;
+	char *end;
+	int i;
+
+	if (strchr(arg, ':'))
+		return invalid_lladdr(arg);
+	for (i = 0; i < 4; i++) {
+		n = strtoul(p, &end, 0);
+		if (n > 255 || end == p)
+			return invalid_lladdr(arg);
+		quad[i] = n;
+		if (*end == '\0')
+			break;
+		if (i == 3 || *end != '.')
+			return invalid_lladdr(arg);
+		p = end + 1;
+	}
+	if (len < 4)
+		return -1;
+	memcpy(addr, quad, 4);
+	return 4;
+}
+
+/*
+ * Colon-separated hex bytes (the string is split in place). As in
+ * iproute2, fewer bytes than @len leave the rest as they were and extra
+ * ones are ignored; returns the count read, or -1 after a message.
+ */
+int cli_parse_lladdr(uint8_t *addr, int len, char *arg)
+{
+	unsigned int byte;
+	char *colon;
+	int i;
+
+	if (strchr(arg, '.'))
+		return parse_dotted(addr, len, arg);
+	for (i = 0; i < len; i++) {
+		colon = strchr(arg, ':');
+		if (colon)
+			*colon++ = '\0';
+		if (sscanf(arg, "%x", &byte) != 1 || byte > 255)
+			return invalid_lladdr(arg);
+		addr[i] = byte;
+		if (!colon)
+			break;
+		arg = colon;
+	}
+	return i + 1;
+}
+
+/* iproute2's get_u16/get_u32/get_u64: whole string, in range, no message. */
+static int parse_ull(const char *arg, int base, unsigned long long max,
+		     unsigned long long *val)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*arg)
+		return -1;
+	errno = 0;
+	v = strtoull(arg, &end, base);
+	if (end == arg || *end || errno == ERANGE || v > max)
+		return -1;
+	*val = v;
+	return 0;
+}
+
+static int missing(const char *what)
+{
+	fprintf(stderr, "%s\n", what);
+	return -EINVAL;
+}
+
+static int opt_name(struct cli_opts *o, char *arg)
+{
+	if (!arg)
+		return missing("String parameter expected");
+	o->vdev_name = arg;
+	return 0;
+}
+
+static int opt_mgmtdev(struct cli_opts *o, char *arg)
+{
+	if (!arg)
+		return missing("vdpa identification "
+			       "(\"mgmtdev_bus_name/mgmtdev_name\") expected");
+	return cli_parse_handle(arg, &o->mdev_bus_name, &o->mdev_name);
+}
+
+static int opt_mac(struct cli_opts *o, char *arg)
+{
+	if (!arg)
+		return missing("String parameter expected");
+	return cli_parse_lladdr(o->mac, CLI_ETH_ALEN, arg) < 0 ? -EINVAL : 0;
+}
+
+static int opt_u16(uint16_t *val, char *arg)
+{
+	unsigned long long v;
+
+	if (!arg)
+		return missing("number expected");
+	if (parse_ull(arg, 10, 0xffff, &v))
+		return -1;
+	*val = v;
+	return 0;
+}
+
+static int opt_mtu(struct cli_opts *o, char *arg)
+{
+	return opt_u16(&o->mtu, arg);
+}
+
+static int opt_max_vqp(struct cli_opts *o, char *arg)
+{
+	return opt_u16(&o->max_vqp, arg);
+}
+
+static int opt_qidx(struct cli_opts *o, char *arg)
+{
+	unsigned long long v;
+
+	if (!arg)
+		return missing("number expected");
+	if (parse_ull(arg, 10, 0xffffffffULL, &v))
+		return -1;
+	o->queue_idx = v;
+	return 0;
+}
+
+/* Hex, with or without "0x" (strtoull base 16 takes both). */
+static int opt_features(struct cli_opts *o, char *arg)
+{
+	unsigned long long v;
+
+	if (!arg)
+		return missing("number expected");
+	if (parse_ull(arg, 16, ~0ULL, &v))
+		return -1;
+	o->device_features = v;
+	return 0;
+}
+
+/*
+ * Keyword options, in the order iproute2 tries them (the first match
+ * wins, so "m" is mgmtdev and "ma" max_vqp). Some are taken only when
+ * the command lists them as optional, not merely as required.
+ */
+static const struct opt_desc {
+	const char *keyword;
+	bool prefix; /* matches() rather than strcmp() */
+	bool optional_only;
+	uint64_t flag;
+	int (*parse)(struct cli_opts *o, char *arg);
+} opt_table[] = {
+	{ "name", true, false, CLI_OPT_VDEV_NAME, opt_name },
+	{ "mgmtdev", true, false, CLI_OPT_VDEV_MGMTDEV_HANDLE, opt_mgmtdev },
+	{ "mac", false, false, CLI_OPT_VDEV_MAC, opt_mac },
+	{ "mtu", false, false, CLI_OPT_VDEV_MTU, opt_mtu },
+	{ "max_vqp", true, true, CLI_OPT_MAX_VQP, opt_max_vqp },
+	{ "qidx", false, true, CLI_OPT_QUEUE_INDEX, opt_qidx },
+	{ "device_features", false, true, CLI_OPT_VDEV_FEATURES, opt_features },
+};
+
+static const struct opt_desc *opt_find(const char *arg, uint64_t required,
+				       uint64_t optional)
+{
+	const struct opt_desc *d;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		d = &opt_table[i];
+		if (!(d->prefix ? cli_matches(arg, d->keyword)
+				: !strcmp(arg, d->keyword)))
+			continue;
+		if ((optional | (d->optional_only ? 0 : required)) & d->flag)
+			return d;
+	}
+	return NULL;
+}
+
+static const struct {
+	uint64_t flag;
+	const char *msg;
+} required_msgs[] = {
+	{ CLI_OPT_VDEV_MGMTDEV_HANDLE, "management device handle not set." },
+	{ CLI_OPT_VDEV_NAME, "device name is not set." },
+	{ CLI_OPT_VDEV_HANDLE, "device name is not set." },
+	{ CLI_OPT_QUEUE_INDEX, "queue index is not set." },
+};
+
+static int check_required(uint64_t required, uint64_t found)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(required_msgs); i++) {
+		if ((required & required_msgs[i].flag) &&
+		    !(found & required_msgs[i].flag))
+			return missing(required_msgs[i].msg);
+	}
+	if (required & ~found)
+		return missing("BUG: unknown argument required but not found");
+	return 0;
+}
+
+/* The positional handle some commands start with (MGMTDEV or DEV). */
+static int parse_positional(struct cli_opts *o, int argc, char **argv,
+			    uint64_t required, uint64_t *found)
+{
+	char *arg = argc > 0 ? argv[0] : NULL;
+	int err;
+
+	if (required & CLI_OPT_MGMTDEV_HANDLE) {
+		err = opt_mgmtdev(o, arg);
+		*found |= CLI_OPT_MGMTDEV_HANDLE;
+	} else if (required & CLI_OPT_VDEV_HANDLE) {
+		err = opt_name(o, arg);
+		*found |= CLI_OPT_VDEV_HANDLE;
+	} else {
+		return 0;
+	}
+	return err ? err : 1;
+}
+
+int cli_opts_parse(struct cli_opts *opts, int argc, char **argv,
+		   uint64_t required, uint64_t optional)
+{
+	const struct opt_desc *d;
+	uint64_t found = 0;
+	int err;
+
+	memset(opts, 0, sizeof(*opts));
+	err = parse_positional(opts, argc, argv, required, &found);
+	if (err < 0)
+		return err;
+	argc -= err;
+	argv += err;
+	/*
+	 * Keyword and value come in pairs; like iproute2 (NEXT_ARG_OK), a
+	 * lone last word is not looked at at all.
+	 */
+	while (argc > 1) {
+		d = opt_find(argv[0], required, optional);
+		if (!d) {
+			fprintf(stderr, "Unknown option \"%s\"\n", argv[0]);
+			return -EINVAL;
+		}
+		err = d->parse(opts, argv[1]);
+		if (err)
+			return err;
+		found |= d->flag;
+		argc -= 2;
+		argv += 2;
+	}
+	opts->present = found;
+	return check_required(required, found);
+}
+
+static bool put_names(struct nlmsghdr *nlh, size_t size,
+		      const struct cli_opts *o)
+{
+	bool ok = true;
+
+	if (o->present &
+	    (CLI_OPT_MGMTDEV_HANDLE | CLI_OPT_VDEV_MGMTDEV_HANDLE)) {
+		if (o->mdev_bus_name)
+			ok = mnl_attr_put_strz_check(nlh, size,
+						     VDPA_ATTR_MGMTDEV_BUS_NAME,
+						     o->mdev_bus_name);
+		ok = ok && mnl_attr_put_strz_check(nlh, size,
+						   VDPA_ATTR_MGMTDEV_DEV_NAME,
+						   o->mdev_name);
+	}
+	if (ok && o->present & (CLI_OPT_VDEV_NAME | CLI_OPT_VDEV_HANDLE))
+		ok = mnl_attr_put_strz_check(nlh, size, VDPA_ATTR_DEV_NAME,
+					     o->vdev_name);
+	return ok;
+}
+
+static bool put_values(struct nlmsghdr *nlh, size_t size,
+		       const struct cli_opts *o)
+{
+	bool ok = true;
+
+	if (o->present & CLI_OPT_VDEV_MAC)
+		ok = mnl_attr_put_check(nlh, size,
+					VDPA_ATTR_DEV_NET_CFG_MACADDR,
+					CLI_ETH_ALEN, o->mac);
+	if (ok && o->present & CLI_OPT_VDEV_MTU)
+		ok = mnl_attr_put_u16_check(nlh, size,
+					    VDPA_ATTR_DEV_NET_CFG_MTU, o->mtu);
+	if (ok && o->present & CLI_OPT_MAX_VQP)
+		ok = mnl_attr_put_u16_check(
+			nlh, size, VDPA_ATTR_DEV_NET_CFG_MAX_VQP, o->max_vqp);
+	if (ok && o->present & CLI_OPT_QUEUE_INDEX)
+		ok = mnl_attr_put_u32_check(
+			nlh, size, VDPA_ATTR_DEV_QUEUE_INDEX, o->queue_idx);
+	if (ok && o->present & CLI_OPT_VDEV_FEATURES)
+		ok = mnl_attr_put_u64_check(nlh, size, VDPA_ATTR_DEV_FEATURES,
+					    o->device_features);
+	return ok;
+}
+
+int cli_opts_put(struct nlmsghdr *nlh, size_t size, const struct cli_opts *o)
+{
+	if (put_names(nlh, size, o) && put_values(nlh, size, o))
+		return 0;
+	return -EMSGSIZE;
+}
