@@ -1,6 +1,7 @@
 """Fixtures that run the real uvdpad (and the real uvdpa CLI) in a private
 runtime dir. UVDPA_BUILD names the build directory (default build-san)."""
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -81,8 +82,9 @@ class Daemon:
         env = dict(os.environ, UVDPA_RUNTIME_DIR=self.run_dir)
         cmd = [UVDPA] + list(args)
         if user:
-            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user,
-                   "--clear-groups"] + cmd
+            pw = pwd.getpwnam(user)
+            cmd = ["setpriv", "--reuid=%d" % pw.pw_uid,
+                   "--regid=%d" % pw.pw_gid, "--clear-groups"] + cmd
         p = subprocess.run(cmd, capture_output=True, text=True, env=env,
                            input=input, timeout=60)
         if check is not None:
