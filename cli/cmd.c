@@ -114,7 +114,7 @@ static int show(struct cli *c, int argc, char **argv, uint8_t cmd,
 static void help(void)
 {
 	fprintf(stderr,
-		"Usage: vdpa [ OPTIONS ] OBJECT { COMMAND | help }\n"
+		"Usage: uvdpa [ OPTIONS ] OBJECT { COMMAND | help }\n"
 		"where  OBJECT := { mgmtdev | dev }\n"
 		"       OPTIONS := { -V[ersion] | -n[o-nice-names] | -j[son] | -p[retty] }\n");
 }
@@ -127,20 +127,20 @@ static int cmd_help(struct cli *c, int argc, char **argv)
 
 static int cmd_mgmtdev_help(struct cli *c, int argc, char **argv)
 {
-	fprintf(stderr, "Usage: vdpa mgmtdev show [ DEV ]\n");
+	fprintf(stderr, "Usage: uvdpa mgmtdev show [ DEV ]\n");
 	return 0;
 }
 
 static int cmd_dev_help(struct cli *c, int argc, char **argv)
 {
 	fprintf(stderr,
-		"Usage: vdpa dev show [ DEV ]\n"
-		"       vdpa dev add name NAME mgmtdev MANAGEMENTDEV [ device_features DEVICE_FEATURES]\n"
+		"Usage: uvdpa dev show [ DEV ]\n"
+		"       uvdpa dev add name NAME mgmtdev MANAGEMENTDEV [ device_features DEVICE_FEATURES]\n"
 		"                                                    [ mac MACADDR ] [ mtu MTU ]\n"
 		"                                                    [ max_vqp MAX_VQ_PAIRS ]\n"
-		"       vdpa dev del DEV\n"
-		"Usage: vdpa dev config COMMAND [ OPTIONS ]\n"
-		"Usage: vdpa dev vstats COMMAND\n");
+		"       uvdpa dev del DEV\n"
+		"Usage: uvdpa dev config COMMAND [ OPTIONS ]\n"
+		"Usage: uvdpa dev vstats COMMAND\n");
 	return 0;
 }
 
@@ -148,13 +148,13 @@ static int cmd_dev_help(struct cli *c, int argc, char **argv)
 
 static int cmd_dev_config_help(struct cli *c, int argc, char **argv)
 {
-	fprintf(stderr, "Usage: vdpa dev config show [ DEV ]\n");
+	fprintf(stderr, "Usage: uvdpa dev config show [ DEV ]\n");
 	return 0;
 }
 
 static int cmd_dev_vstats_help(struct cli *c, int argc, char **argv)
 {
-	fprintf(stderr, "Usage: vdpa dev vstats show DEV [qidx QUEUE_INDEX]\n");
+	fprintf(stderr, "Usage: uvdpa dev vstats show DEV [qidx QUEUE_INDEX]\n");
 	return 0;
 }
 

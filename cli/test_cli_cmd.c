@@ -31,23 +31,23 @@
 #define RUN(...) run_cli((const char *const[]){ __VA_ARGS__, NULL })
 
 static const char top_help[] =
-	"Usage: vdpa [ OPTIONS ] OBJECT { COMMAND | help }\n"
+	"Usage: uvdpa [ OPTIONS ] OBJECT { COMMAND | help }\n"
 	"where  OBJECT := { mgmtdev | dev }\n"
 	"       OPTIONS := { -V[ersion] | -n[o-nice-names] | -j[son] | "
 	"-p[retty] }\n";
 static const char dev_help[] =
-	"Usage: vdpa dev show [ DEV ]\n"
-	"       vdpa dev add name NAME mgmtdev MANAGEMENTDEV [ device_features"
+	"Usage: uvdpa dev show [ DEV ]\n"
+	"       uvdpa dev add name NAME mgmtdev MANAGEMENTDEV [ device_features"
 	" DEVICE_FEATURES]\n"
 	"                                                    [ mac MACADDR ] "
 	"[ mtu MTU ]\n"
 	"                                                    [ max_vqp "
 	"MAX_VQ_PAIRS ]\n"
-	"       vdpa dev del DEV\n"
-	"Usage: vdpa dev config COMMAND [ OPTIONS ]\n"
-	"Usage: vdpa dev vstats COMMAND\n";
+	"       uvdpa dev del DEV\n"
+	"Usage: uvdpa dev config COMMAND [ OPTIONS ]\n"
+	"Usage: uvdpa dev vstats COMMAND\n";
 static const char vstats_help[] =
-	"Usage: vdpa dev vstats show DEV [qidx QUEUE_INDEX]\n";
+	"Usage: uvdpa dev vstats show DEV [qidx QUEUE_INDEX]\n";
 
 static char buf[TEST_MSG_MAX];
 
@@ -88,10 +88,10 @@ static void test_help(void **state)
 	expect(RUN("he"), 0, "", top_help);
 	expect(RUN("dev", "help"), 0, "", dev_help);
 	expect(RUN("d", "h"), 0, "", dev_help);
-	expect(RUN("mgmtdev"), 0, "", "Usage: vdpa mgmtdev show [ DEV ]\n");
-	expect(RUN("m", "help"), 0, "", "Usage: vdpa mgmtdev show [ DEV ]\n");
+	expect(RUN("mgmtdev"), 0, "", "Usage: uvdpa mgmtdev show [ DEV ]\n");
+	expect(RUN("m", "help"), 0, "", "Usage: uvdpa mgmtdev show [ DEV ]\n");
 	expect(RUN("dev", "config", "h"), 0, "",
-	       "Usage: vdpa dev config show [ DEV ]\n");
+	       "Usage: uvdpa dev config show [ DEV ]\n");
 	expect(RUN("dev", "vstats", "help"), 0, "", vstats_help);
 	assert_int_equal(fake.nreq, 0);
 }
@@ -109,7 +109,7 @@ static void test_bad_option(void **state)
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.err,
 			    "Unknown option.\n" /* no getopt text */
-			    "Usage: vdpa [ OPTIONS ] OBJECT { COMMAND | "
+			    "Usage: uvdpa [ OPTIONS ] OBJECT { COMMAND | "
 			    "help }\n"
 			    "where  OBJECT := { mgmtdev | dev }\n"
 			    "       OPTIONS := { -V[ersion] | "

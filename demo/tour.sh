@@ -40,6 +40,10 @@ printf '\n$ %s\n' "$uvdpa dev add name vdpa-net1 mgmtdev vdpasim_net   # again"
 step "$uvdpa" dev del vdpa-net1
 step "$uvdpa" dev show
 
+echo
+echo "== a Linux guest (QEMU, TCG) on vdpa-blk1, through \$RUNTIME/by-name/vdpa-blk1 =="
+/usr/bin/python3 demo/guest.py "$UVDPA_RUNTIME_DIR/by-name/vdpa-blk1"
+
 printf '\n$ kill -TERM %s\n' "$pid"
 kill -TERM "$pid"
 wait "$pid"

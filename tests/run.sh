@@ -13,7 +13,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 passed=0 failed=0 skipped=0
-for t in $(find "$build/tests" -maxdepth 1 -type f -name 'test_*' -executable | sort); do
+for t in $(find "$build/tests" "$build/cli" -maxdepth 1 -type f -name 'test_*' -executable 2>/dev/null | sort); do
 	name=$(basename "$t")
 	log=$logs/$name.log
 	timeout 300 "$t" >"$log" 2>&1
