@@ -138,6 +138,7 @@ static int cmd_dev_help(struct cli *c, int argc, char **argv)
 		"       uvdpa dev add name NAME mgmtdev MANAGEMENTDEV [ device_features DEVICE_FEATURES]\n"
 		"                                                    [ mac MACADDR ] [ mtu MTU ]\n"
 		"                                                    [ max_vqp MAX_VQ_PAIRS ]\n"
+		"                                                    [ owner USER ] [ group GROUP ] [ mode MODE ]\n"
 		"       uvdpa dev del DEV\n"
 		"Usage: uvdpa dev config COMMAND [ OPTIONS ]\n"
 		"Usage: uvdpa dev vstats COMMAND\n");
@@ -154,7 +155,8 @@ static int cmd_dev_config_help(struct cli *c, int argc, char **argv)
 
 static int cmd_dev_vstats_help(struct cli *c, int argc, char **argv)
 {
-	fprintf(stderr, "Usage: uvdpa dev vstats show DEV [qidx QUEUE_INDEX]\n");
+	fprintf(stderr,
+		"Usage: uvdpa dev vstats show DEV [qidx QUEUE_INDEX]\n");
 	return 0;
 }
 
@@ -206,7 +208,8 @@ static int cmd_dev_add(struct cli *c, int argc, char **argv)
 	return request(c, argc, argv, VDPA_CMD_DEV_NEW,
 		       CLI_OPT_VDEV_MGMTDEV_HANDLE | CLI_OPT_VDEV_NAME,
 		       CLI_OPT_VDEV_MAC | CLI_OPT_VDEV_MTU | CLI_OPT_MAX_VQP |
-			       CLI_OPT_VDEV_FEATURES);
+			       CLI_OPT_VDEV_FEATURES | CLI_OPT_SOCK_OWNER |
+			       CLI_OPT_SOCK_GROUP | CLI_OPT_SOCK_MODE);
 }
 
 static int cmd_dev_del(struct cli *c, int argc, char **argv)

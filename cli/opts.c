@@ -5,12 +5,15 @@
  * written for `vdpa` behave the same with `uvdpa`.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <linux/vdpa.h>
 
+#include <uvdpa/mgmt.h>
 #include <uvdpa/uapi.h>
 
 #include "opts.h"
@@ -200,6 +203,66 @@ static int opt_features(struct cli_opts *o, char *arg)
 	return 0;
 }
 
+/* A user name or a number. */
+static int opt_owner(struct cli_opts *o, char *arg)
+{
+	struct passwd *pw;
+	unsigned long long v;
+
+	if (!arg)
+		return missing("user expected");
+	if (!parse_ull(arg, 10, 0xfffffffeULL, &v)) {
+		o->sock_owner = (uint32_t)v;
+		return 0;
+	}
+	pw = getpwnam(arg);
+	if (!pw) {
+		fprintf(stderr, "owner \"%s\": no such user\n", arg);
+		return -EINVAL;
+	}
+	o->sock_owner = pw->pw_uid;
+	return 0;
+}
+
+/* A group name or a number. */
+static int opt_group(struct cli_opts *o, char *arg)
+{
+	struct group *gr;
+	unsigned long long v;
+
+	if (!arg)
+		return missing("group expected");
+	if (!parse_ull(arg, 10, 0xfffffffeULL, &v)) {
+		o->sock_group = (uint32_t)v;
+		return 0;
+	}
+	gr = getgrnam(arg);
+	if (!gr) {
+		fprintf(stderr, "group \"%s\": no such group\n", arg);
+		return -EINVAL;
+	}
+	o->sock_group = gr->gr_gid;
+	return 0;
+}
+
+/* Octal permission bits, as chmod takes them. */
+static int opt_mode(struct cli_opts *o, char *arg)
+{
+	unsigned long long v;
+
+	if (!arg)
+		return missing("mode expected");
+	if (parse_ull(arg, 8, 07777, &v)) {
+		fprintf(stderr,
+			"mode \"%s\": an octal mode up to 7777 "
+			"expected\n",
+			arg);
+		return -EINVAL;
+	}
+	o->sock_mode = (uint32_t)v;
+	return 0;
+}
+
 /*
  * Keyword options, in the order iproute2 tries them (the first match
  * wins, so "m" is mgmtdev and "ma" max_vqp). Some are taken only when
@@ -219,6 +282,10 @@ static const struct opt_desc {
 	{ "max_vqp", true, true, CLI_OPT_MAX_VQP, opt_max_vqp },
 	{ "qidx", false, true, CLI_OPT_QUEUE_INDEX, opt_qidx },
 	{ "device_features", false, true, CLI_OPT_VDEV_FEATURES, opt_features },
+	/* uvdpa's own, tried after iproute2's keywords, never prefixes */
+	{ "owner", false, true, CLI_OPT_SOCK_OWNER, opt_owner },
+	{ "group", false, true, CLI_OPT_SOCK_GROUP, opt_group },
+	{ "mode", false, true, CLI_OPT_SOCK_MODE, opt_mode },
 };
 
 static const struct opt_desc *opt_find(const char *arg, uint64_t required,
@@ -357,6 +424,15 @@ static bool put_values(struct nlmsghdr *nlh, size_t size,
 	if (ok && o->present & CLI_OPT_VDEV_FEATURES)
 		ok = mnl_attr_put_u64_check(nlh, size, VDPA_ATTR_DEV_FEATURES,
 					    o->device_features);
+	if (ok && o->present & CLI_OPT_SOCK_OWNER)
+		ok = mnl_attr_put_u32_check(
+			nlh, size, UVDPA_ATTR_DEV_SOCK_OWNER, o->sock_owner);
+	if (ok && o->present & CLI_OPT_SOCK_GROUP)
+		ok = mnl_attr_put_u32_check(
+			nlh, size, UVDPA_ATTR_DEV_SOCK_GROUP, o->sock_group);
+	if (ok && o->present & CLI_OPT_SOCK_MODE)
+		ok = mnl_attr_put_u32_check(nlh, size, UVDPA_ATTR_DEV_SOCK_MODE,
+					    o->sock_mode);
 	return ok;
 }
 

@@ -21,6 +21,10 @@
 #define CLI_OPT_MAX_VQP (1ULL << 6) /* max_vqp N */
 #define CLI_OPT_QUEUE_INDEX (1ULL << 7) /* qidx N */
 #define CLI_OPT_VDEV_FEATURES (1ULL << 8) /* device_features HEX */
+/* uvdpa's own, after iproute2's: the vhost-user socket's permissions */
+#define CLI_OPT_SOCK_OWNER (1ULL << 9) /* owner USER|UID */
+#define CLI_OPT_SOCK_GROUP (1ULL << 10) /* group GROUP|GID */
+#define CLI_OPT_SOCK_MODE (1ULL << 11) /* mode OCTAL */
 
 #define CLI_ETH_ALEN 6
 
@@ -34,6 +38,9 @@ struct cli_opts {
 	uint16_t max_vqp;
 	uint32_t queue_idx;
 	uint64_t device_features;
+	uint32_t sock_owner;
+	uint32_t sock_group;
+	uint32_t sock_mode;
 };
 
 /* iproute2's matches(): @arg is a non-empty prefix of @keyword. */

@@ -43,6 +43,8 @@ static const char dev_help[] =
 	"[ mtu MTU ]\n"
 	"                                                    [ max_vqp "
 	"MAX_VQ_PAIRS ]\n"
+	"                                                    [ owner USER ] "
+	"[ group GROUP ] [ mode MODE ]\n"
 	"       uvdpa dev del DEV\n"
 	"Usage: uvdpa dev config COMMAND [ OPTIONS ]\n"
 	"Usage: uvdpa dev vstats COMMAND\n";

@@ -176,6 +176,30 @@ void bus_vhost_init(struct daemon *d)
 	};
 }
 
+int bus_vhost_set_perms(struct vdpa_device *vdev, const struct mgmt_dev_opts *o,
+			struct vdpa_extack *ext)
+{
+	struct vhost_bind *vb = vdev->driver_data;
+	int ret;
+
+	if (!vb) {
+		vdpa_extack_set(ext,
+				"owner, group and mode are those of a "
+				"vhost_vdpa socket: %s has none",
+				vdev->name);
+		return -EINVAL;
+	}
+	ret = vu_backend_set_perms(vb->b, o->has_owner ? o->owner : (uid_t)-1,
+				   o->has_group ? o->group : (gid_t)-1,
+				   o->has_mode ? o->mode : 0);
+	if (ret)
+		vdpa_extack_set(ext,
+				"cannot set the owner, group or mode of "
+				"%s: %s",
+				vu_backend_path(vb->b), strerror(-ret));
+	return ret;
+}
+
 const char *bus_vhost_endpoint(struct vdpa_device *vdev)
 {
 	struct vhost_bind *vb = vdev->driver_data;

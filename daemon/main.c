@@ -308,6 +308,24 @@ static void daemon_dev_info(void *ctx, struct vdpa_device *vdev,
 		info->endpoint = bus_vhost_endpoint(vdev);
 }
 
+/* `dev add ... owner/group/mode`: the bus driver's socket. */
+static int daemon_dev_new(void *ctx, struct vdpa_device *vdev,
+			  const struct mgmt_dev_opts *opts,
+			  struct vdpa_extack *ext)
+{
+	struct daemon *d = ctx;
+
+	if (vdev->driver != &d->vhost_driver) {
+		vdpa_extack_set(ext,
+				"owner, group and mode are those of a "
+				"vhost_vdpa socket: %s is not bound to "
+				"vhost_vdpa",
+				vdev->name);
+		return -EINVAL;
+	}
+	return bus_vhost_set_perms(vdev, opts, ext);
+}
+
 static int setup_bus(struct daemon *d)
 {
 	int ret;
@@ -328,6 +346,7 @@ static int setup_bus(struct daemon *d)
 	if (!d->mgmt)
 		return -ENOMEM;
 	mgmt_server_set_dev_info(d->mgmt, daemon_dev_info, d);
+	mgmt_server_set_dev_new(d->mgmt, daemon_dev_new, d);
 	return 0;
 }
 

@@ -50,6 +50,8 @@ void daemon_unwatch(struct daemon *d, struct watch *w);
 /* The vhost_vdpa bus driver (bus_vhost.c). */
 void bus_vhost_init(struct daemon *d);
 const char *bus_vhost_endpoint(struct vdpa_device *vdev);
+int bus_vhost_set_perms(struct vdpa_device *vdev, const struct mgmt_dev_opts *o,
+			struct vdpa_extack *ext);
 
 /* The management socket (mgmt_sock.c). */
 int mgmt_sock_open(struct daemon *d);

@@ -119,6 +119,23 @@ void vu_backend_free(struct vu_backend *b)
 	free(b);
 }
 
+int vu_backend_set_perms(struct vu_backend *b, uid_t owner, gid_t group,
+			 mode_t mode)
+{
+	if ((owner != (uid_t)-1 || group != (gid_t)-1) &&
+	    chown(b->path, owner, group))
+		return -errno;
+	if (mode && chmod(b->path, mode))
+		return -errno;
+	if (owner != (uid_t)-1)
+		b->cfg.owner = owner;
+	if (group != (gid_t)-1)
+		b->cfg.group = group;
+	if (mode)
+		b->cfg.mode = mode;
+	return 0;
+}
+
 int vu_backend_listen_fd(const struct vu_backend *b)
 {
 	return b->listen_fd;

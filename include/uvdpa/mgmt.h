@@ -43,6 +43,14 @@
 #define UVDPA_ATTR_DEV_DRIVER 0x1000
 /* Where the bus driver exposes it: socket path, ifname or file (string). */
 #define UVDPA_ATTR_DEV_ENDPOINT 0x1001
+/*
+ * dev add: owner, group and mode of the device's vhost-user socket (u32
+ * each), so a VM run by another user can connect. Bus driver attributes:
+ * every management device takes them.
+ */
+#define UVDPA_ATTR_DEV_SOCK_OWNER 0x1002
+#define UVDPA_ATTR_DEV_SOCK_GROUP 0x1003
+#define UVDPA_ATTR_DEV_SOCK_MODE 0x1004
 
 /*
  * The runtime directory a client should look in, in order: @env_dir

@@ -37,11 +37,29 @@ struct mgmt_dev_info {
 typedef void (*mgmt_dev_info_cb)(void *ctx, struct vdpa_device *vdev,
 				 struct mgmt_dev_info *info);
 
+/* Bus driver options given to `dev add` (uvdpa extension attributes). */
+struct mgmt_dev_opts {
+	bool has_owner, has_group, has_mode;
+	uint32_t owner; /* uid */
+	uint32_t group; /* gid */
+	uint32_t mode; /* permission bits, up to 07777 */
+};
+
+/*
+ * Called after a device was created with options, bus->lock held. An
+ * error (with a message in @ext) deletes the device again.
+ */
+typedef int (*mgmt_dev_new_cb)(void *ctx, struct vdpa_device *vdev,
+			       const struct mgmt_dev_opts *opts,
+			       struct vdpa_extack *ext);
+
 /* @admin_uid: besides root, the user allowed to run admin commands. */
 struct mgmt_server *mgmt_server_new(struct vdpa_bus *bus, uid_t admin_uid);
 void mgmt_server_free(struct mgmt_server *srv);
 void mgmt_server_set_dev_info(struct mgmt_server *srv, mgmt_dev_info_cb cb,
 			      void *ctx);
+void mgmt_server_set_dev_new(struct mgmt_server *srv, mgmt_dev_new_cb cb,
+			     void *ctx);
 
 /*
  * Handle one record of @len bytes from @peer: every message in it, in

@@ -55,6 +55,10 @@ void vu_backend_disconnect(struct vu_backend *b);
 /* The event fd is ready: the device raised a config interrupt. */
 void vu_backend_device_event(struct vu_backend *b);
 
+/* Change the socket's owner, group (-1: leave) and mode (0: leave). */
+int vu_backend_set_perms(struct vu_backend *b, uid_t owner, gid_t group,
+			 mode_t mode);
+
 bool vu_backend_connected(const struct vu_backend *b);
 const char *vu_backend_path(const struct vu_backend *b);
 /* The MTU the front end announced with NET_SET_MTU, 0 if none. */

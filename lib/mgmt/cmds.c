@@ -480,6 +480,80 @@ static int dev_new_config(struct mgmt_req *req, struct vdpa_dev_set_config *c)
 	((~0ULL << (UVDPA_TRANSPORT_F_END + 1)) |                              \
 	 ((1ULL << VIRTIO_TRANSPORT_F_START) - 1))
 
+/* Bus driver attributes: every management device takes them. */
+static bool ext_is_bus_attr(unsigned int type)
+{
+	return type >= UVDPA_ATTR_DEV_SOCK_OWNER &&
+	       type <= UVDPA_ATTR_DEV_SOCK_MODE;
+}
+
+/*
+ * uvdpa's extension attributes, checked against what the management
+ * device and the bus drivers take (not config_attr_mask): no parent takes
+ * its own yet.
+ */
+static int dev_new_check_ext(struct mgmt_req *req, struct vdpa_mgmt_dev *m)
+{
+	unsigned int type = req->unknown_ext;
+
+	for (unsigned int i = 0; !type && i < MGMT_EXT_ATTRS; i++)
+		if (req->ext[i] && !ext_is_bus_attr(UVDPA_ATTR_EXT_FIRST + i))
+			type = UVDPA_ATTR_EXT_FIRST + i;
+	if (type) {
+		mgmt_err(req, "Attribute 0x%x is not supported by %s", type,
+			 m->dev_name);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static const struct nlattr *ext_attr(const struct mgmt_req *req,
+				     unsigned int type)
+{
+	return req->ext[type - UVDPA_ATTR_EXT_FIRST];
+}
+
+/* The bus driver options of `dev add`. */
+static int dev_new_opts(struct mgmt_req *req, struct mgmt_dev_opts *o)
+{
+	const struct nlattr *a;
+
+	if ((a = ext_attr(req, UVDPA_ATTR_DEV_SOCK_OWNER))) {
+		o->has_owner = true;
+		o->owner = mnl_attr_get_u32(a);
+	}
+	if ((a = ext_attr(req, UVDPA_ATTR_DEV_SOCK_GROUP))) {
+		o->has_group = true;
+		o->group = mnl_attr_get_u32(a);
+	}
+	if ((a = ext_attr(req, UVDPA_ATTR_DEV_SOCK_MODE))) {
+		o->has_mode = true;
+		o->mode = mnl_attr_get_u32(a);
+		if (o->mode > 07777) {
+			mgmt_err(req, "mode %o is not a permission mode",
+				 o->mode);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Hand the new device's options to the daemon; undo the add on error. */
+static int dev_new_apply_opts(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
+			      const char *name, const struct mgmt_dev_opts *o)
+{
+	struct vdpa_device *vdev = vdpa_find_device(req_bus(req), name);
+	int ret;
+
+	if (!vdev || !req->srv->dev_new ||
+	    !(o->has_owner || o->has_group || o->has_mode))
+		return 0;
+	ret = req->srv->dev_new(req->srv->dev_new_ctx, vdev, o, &req->ext_ack);
+	if (ret)
+		m->ops->dev_del(m, vdev);
+	return ret;
+}
+
 /* Steps 8-10 of reference §1.5: can this mgmtdev take the request? */
 static int dev_new_check_mgmtdev(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
 				 const struct vdpa_dev_set_config *c)
@@ -506,22 +580,13 @@ static int dev_new_check_mgmtdev(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
 			      "device features specified are ambiguous");
 		return -EINVAL;
 	}
-	/* no management device takes uvdpa's extension attributes yet */
-	for (unsigned int i = 0; i < MGMT_EXT_ATTRS; i++) {
-		if (req->ext[i] || req->unknown_ext) {
-			mgmt_err(req, "Attribute 0x%x is not supported by %s",
-				 req->unknown_ext ? req->unknown_ext
-						  : UVDPA_ATTR_EXT_FIRST + i,
-				 m->dev_name);
-			return -EOPNOTSUPP;
-		}
-	}
-	return 0;
+	return dev_new_check_ext(req, m);
 }
 
 static int dev_new_doit(struct mgmt_req *req)
 {
 	struct vdpa_dev_set_config c = { 0 };
+	struct mgmt_dev_opts opts = { 0 };
 	char name[VDPA_NAME_MAX];
 	struct vdpa_mgmt_dev *m;
 	int ret;
@@ -531,6 +596,8 @@ static int dev_new_doit(struct mgmt_req *req)
 	if (!mgmt_attr_str(req, VDPA_ATTR_DEV_NAME, name, sizeof(name)))
 		return -EINVAL; /* longer than any device name can be */
 	ret = dev_new_config(req, &c);
+	if (!ret)
+		ret = dev_new_opts(req, &opts);
 	if (ret)
 		return ret;
 	vdpa_bus_lock(req_bus(req));
@@ -542,6 +609,8 @@ static int dev_new_doit(struct mgmt_req *req)
 		ret = dev_new_check_mgmtdev(req, m, &c);
 		if (!ret)
 			ret = m->ops->dev_add(m, name, &c, &req->ext_ack);
+		if (!ret)
+			ret = dev_new_apply_opts(req, m, name, &opts);
 	}
 	vdpa_bus_unlock(req_bus(req));
 	return ret;

@@ -18,6 +18,8 @@ struct mgmt_server {
 	uid_t admin_uid;
 	mgmt_dev_info_cb dev_info;
 	void *dev_info_ctx;
+	mgmt_dev_new_cb dev_new;
+	void *dev_new_ctx;
 };
 
 /* The record being sent back: messages are packed until it is full. */

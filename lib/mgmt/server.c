@@ -64,6 +64,13 @@ void mgmt_server_set_dev_info(struct mgmt_server *srv, mgmt_dev_info_cb cb,
 	srv->dev_info_ctx = ctx;
 }
 
+void mgmt_server_set_dev_new(struct mgmt_server *srv, mgmt_dev_new_cb cb,
+			     void *ctx)
+{
+	srv->dev_new = cb;
+	srv->dev_new_ctx = ctx;
+}
+
 /* ---- replies ---- */
 
 static int mgmt_reply_flush(struct mgmt_reply *r)
@@ -219,6 +226,10 @@ static int mgmt_check_attr(struct mgmt_req *req, const struct nlattr *a,
 	const char *p = mnl_attr_get_payload(a);
 
 	if (type >= UVDPA_ATTR_EXT_FIRST && type <= UVDPA_ATTR_EXT_LAST) {
+		if (type >= UVDPA_ATTR_DEV_SOCK_OWNER &&
+		    type <= UVDPA_ATTR_DEV_SOCK_MODE && len != 4)
+			return mgmt_policy_err(req, "invalid attribute length",
+					       -EINVAL);
 		if (type - UVDPA_ATTR_EXT_FIRST < MGMT_EXT_ATTRS)
 			req->ext[type - UVDPA_ATTR_EXT_FIRST] = a;
 		else
@@ -331,9 +342,9 @@ static int mgmt_ctrl(struct mgmt_req *req)
 	size_t off = sizeof(struct genlmsghdr);
 
 	/* the controller's own attributes, not the vdpa policy */
-	mnl_attr_for_each(a, req->nlh,
-			  off) if (mnl_attr_get_type(a) <= CTRL_ATTR_MAXATTR)
-		req->tb[mnl_attr_get_type(a)] = a;
+	mnl_attr_for_each(a, req->nlh, off)
+		if (mnl_attr_get_type(a) <= CTRL_ATTR_MAXATTR)
+			req->tb[mnl_attr_get_type(a)] = a;
 	return mgmt_ctrl_getfamily(req);
 }
 
