@@ -10,18 +10,8 @@
 #include <uvdpa/vhost_user.h>
 #include <uvdpa/vu_backend.h>
 
-/* A message being assembled from a non-blocking stream. */
-struct vu_rx {
-	struct vu_msg msg;
-	size_t len; /* bytes of hdr + payload received */
-};
-
-/* 1: a whole message in rx; 0: need more; <0: error (-EMSGSIZE, ...). */
-int vu_msg_recv(int fd, struct vu_rx *rx);
-void vu_rx_reset(struct vu_rx *rx);
-int vu_msg_send(int fd, const struct vu_msg *msg, const int *fds,
-		unsigned int nfds);
-void vu_close_fds(struct vu_msg *msg);
+/* framing: lib/vhost_user/msg.c */
+#include "lib/vhost_user/msg.h"
 
 /* A guest memory region, mapped from the front end's fd. */
 struct vu_region {

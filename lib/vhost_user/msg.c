@@ -11,7 +11,11 @@
 #include <uvdpa/compiler.h>
 #include <uvdpa/vhost_user.h>
 
-#include "vu_internal.h"
+#include "vhost_user/msg.h"
+
+/* What vu_send_bytes() lets through: more than a message may carry, so
+ * tests can check that a peer closes the extra ones. */
+#define VU_SEND_MAX_FDS 32
 
 static const char *const vu_names[VU_REQUEST_MAX] = {
 	[VU_GET_FEATURES] = "GET_FEATURES",
@@ -139,15 +143,15 @@ void vu_rx_reset(struct vu_rx *rx)
 	memset(&rx->msg.hdr, 0, sizeof(rx->msg.hdr));
 }
 
-int vu_msg_send(int fd, const struct vu_msg *msg, const int *fds,
-		unsigned int nfds)
+int vu_send_bytes(int fd, const void *buf, size_t len, const int *fds,
+		  unsigned int nfds)
 {
-	char cbuf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)msg, VU_HDR_SIZE + msg->hdr.size };
+	char cbuf[CMSG_SPACE(VU_SEND_MAX_FDS * sizeof(int))] = { 0 };
+	struct iovec iov = { (void *)buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	if (nfds > VU_MAX_FDS)
+	if (nfds > VU_SEND_MAX_FDS)
 		return -EINVAL;
 	if (nfds) {
 		struct cmsghdr *c;
@@ -161,10 +165,19 @@ int vu_msg_send(int fd, const struct vu_msg *msg, const int *fds,
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do {
-		/* a front end that does not read its replies is dropped */
+		/* never blocks: a back end drops a front end that does not
+		 * read its replies; a front end waits for POLLOUT itself */
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)iov.iov_len ? 0 : -EIO;
+}
+
+int vu_msg_send(int fd, const struct vu_msg *msg, const int *fds,
+		unsigned int nfds)
+{
+	if (nfds > VU_MAX_FDS || msg->hdr.size > sizeof(msg->payload))
+		return -EINVAL;
+	return vu_send_bytes(fd, msg, VU_HDR_SIZE + msg->hdr.size, fds, nfds);
 }
