@@ -148,6 +148,7 @@ static int cli(const char *const args[])
 
 	snprintf(uvdpa, sizeof(uvdpa), "%s/cli/uvdpa", build);
 	snprintf(env, sizeof(env), "UVDPA_RUNTIME_DIR=%s/run", base);
+	fflush(stdout); /* or the child's freopen writes our buffer again */
 	pid = fork();
 	if (pid == 0) {
 		char *const envp[] = { env, NULL };

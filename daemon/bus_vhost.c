@@ -128,12 +128,11 @@ static int vhost_probe(struct vdpa_device *vdev)
 	struct daemon *d =
 		container_of(vdev->driver, struct daemon, vhost_driver);
 	struct vhost_bind *vb = calloc(1, sizeof(*vb));
-	struct group *g = getgrnam("uvdpa");
 	char path[PATH_MAX + 32];
 	struct vu_backend_cfg cfg = {
 		.path = path,
 		.owner = (uid_t)-1,
-		.group = g ? g->gr_gid : (gid_t)-1,
+		.group = d->opts.sock_group,
 		.mode = 0660,
 		.log = vu_log_cb,
 	};

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,8 +353,11 @@ static int setup_bus(struct daemon *d)
 
 static int daemon_start(struct daemon *d)
 {
+	struct group *g = getgrnam("uvdpa");
 	int ret;
 
+	/* once: an NSS lookup per device costs more than the device */
+	d->opts.sock_group = g ? g->gr_gid : (gid_t)-1;
 	raise_nofile();
 	ret = setup_runtime_dir(d);
 	if (ret)

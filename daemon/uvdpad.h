@@ -22,6 +22,7 @@ struct daemon_opts {
 	char runtime_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	const char *default_driver;
+	gid_t sock_group; /* group "uvdpa", looked up once; -1: none */
 };
 
 struct daemon {

@@ -92,9 +92,8 @@ void sim_vq_complete(struct sim_vq *vq, const struct vq_elem *elems,
 
 void sim_needs_reset(struct sim_dev *sim)
 {
-	uint8_t old = __atomic_fetch_or(&sim->status,
-					VIRTIO_CONFIG_S_NEEDS_RESET,
-					__ATOMIC_RELAXED);
+	uint8_t old = __atomic_fetch_or(
+		&sim->status, VIRTIO_CONFIG_S_NEEDS_RESET, __ATOMIC_RELAXED);
 
 	/* The spec's config change notification, once. */
 	if (!(old & VIRTIO_CONFIG_S_NEEDS_RESET))
@@ -169,6 +168,13 @@ static void sim_vq_start(struct sim_vq *vq)
 
 	if (!sim->running || !sim_vq_ready(vq) || vq->poll.worker)
 		return;
+	/* the scratch iovecs exist once a queue runs: idle devices are cheap */
+	if (!vq->iov)
+		vq->iov = calloc(SIM_VQ_IOV, sizeof(*vq->iov));
+	if (!vq->iov) {
+		sim_vq_broken(vq);
+		return;
+	}
 	vq->poll.fd = vq->kickfd >= 0 ? vq->kickfd : vq->own_kickfd;
 	vq->poll.poll_us = sim->poll_us;
 	if (vdpa_worker_attach(sim->worker, &vq->poll))
@@ -216,8 +222,7 @@ static int sim_set_vq_address(struct vdpa_device *vdev, uint16_t idx,
 	return 0;
 }
 
-static void sim_set_vq_num(struct vdpa_device *vdev, uint16_t idx,
-			   uint32_t num)
+static void sim_set_vq_num(struct vdpa_device *vdev, uint16_t idx, uint32_t num)
 {
 	sim_vq(vdev, idx)->num = num;
 }
@@ -243,8 +248,7 @@ static void sim_set_vq_cb(struct vdpa_device *vdev, uint16_t idx,
 	sim_vq_start(vq);
 }
 
-static void sim_set_vq_ready(struct vdpa_device *vdev, uint16_t idx,
-			     bool ready)
+static void sim_set_vq_ready(struct vdpa_device *vdev, uint16_t idx, bool ready)
 {
 	struct sim_vq *vq = sim_vq(vdev, idx);
 
@@ -411,8 +415,8 @@ static uint8_t sim_get_status(struct vdpa_device *vdev)
 
 static void sim_update_running(struct sim_dev *sim, bool suspended)
 {
-	bool running = !suspended && (sim_get_status(&sim->vdpa) &
-				      VIRTIO_CONFIG_S_DRIVER_OK);
+	bool running = !suspended &&
+		       (sim_get_status(&sim->vdpa) & VIRTIO_CONFIG_S_DRIVER_OK);
 
 	if (running == sim->running)
 		return;
@@ -698,9 +702,8 @@ static int sim_alloc_vqs(struct sim_dev *sim)
 		vq->poll.fd = -1;
 		vq->poll.ops = &sim_poll_ops;
 		vq->own_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vq->iov = calloc(SIM_VQ_IOV, sizeof(*vq->iov));
-		if (vq->own_kickfd < 0 || !vq->iov)
-			return vq->own_kickfd < 0 ? -errno : -ENOMEM;
+		if (vq->own_kickfd < 0)
+			return -errno;
 	}
 	return 0;
 }
