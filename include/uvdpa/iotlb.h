@@ -60,9 +60,9 @@ int vdpa_iotlb_del(struct vdpa_iotlb *tlb, uint64_t iova, uint64_t size);
 int vdpa_iotlb_copy(struct vdpa_iotlb *dst, const struct vdpa_iotlb *src);
 
 /* The range holding @iova, or NULL. O(log n), O(1) on a hint hit. */
-const struct vdpa_iotlb_range *
-vdpa_iotlb_find(const struct vdpa_iotlb *tlb, uint64_t iova,
-		struct vdpa_iotlb_hint *hint);
+const struct vdpa_iotlb_range *vdpa_iotlb_find(const struct vdpa_iotlb *tlb,
+					       uint64_t iova,
+					       struct vdpa_iotlb_hint *hint);
 
 /*
  * Translate [iova, iova + len) into at most @max iovecs, one per range the

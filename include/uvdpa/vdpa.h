@@ -166,8 +166,7 @@ struct vdpa_config_ops {
 	uint32_t (*get_vq_group)(struct vdpa_device *vdev, uint16_t idx);
 	uint64_t (*get_device_features)(struct vdpa_device *vdev);
 	uint64_t (*get_backend_features)(struct vdpa_device *vdev);
-	int (*set_driver_features)(struct vdpa_device *vdev,
-				   uint64_t features);
+	int (*set_driver_features)(struct vdpa_device *vdev, uint64_t features);
 	uint64_t (*get_driver_features)(struct vdpa_device *vdev);
 	void (*set_config_cb)(struct vdpa_device *vdev,
 			      const struct vdpa_callback *cb);
@@ -245,7 +244,7 @@ struct vdpa_device *__vdpa_alloc_device(struct vdpa_bus *bus, size_t size,
 					unsigned int ngroups, unsigned int nas,
 					const char *name, int *err);
 
-#define vdpa_alloc_device(bus, type, member, ops, ngroups, nas, name, err)    \
+#define vdpa_alloc_device(bus, type, member, ops, ngroups, nas, name, err)     \
 	({                                                                     \
 		struct vdpa_device *__v = __vdpa_alloc_device(                 \
 			bus, sizeof(type), offsetof(type, member), ops,        \

@@ -43,7 +43,8 @@ struct vq_elem {
 /* Ring configuration latched when a queue is enabled. */
 struct vq_config {
 	uint32_t num; /* entries: a power of two, 1..VQ_MAX_SIZE */
-	uint64_t features; /* negotiated: EVENT_IDX, INDIRECT_DESC, RING_PACKED */
+	/* negotiated: EVENT_IDX, INDIRECT_DESC, RING_PACKED */
+	uint64_t features;
 	uint64_t desc_addr; /* iovas of the three areas */
 	uint64_t driver_addr;
 	uint64_t device_addr;
@@ -96,8 +97,8 @@ void vq_dev_release(struct vq_dev *vq);
  * or has just become, broken. Elements taken before a violation was found
  * are still returned (the count) and must be completed.
  */
-int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems,
-		     unsigned int max, struct iovec *iov, unsigned int iov_cap);
+int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems, unsigned int max,
+		     struct iovec *iov, unsigned int iov_cap);
 
 static inline int vq_dev_pop(struct vq_dev *vq, struct vq_elem *elem,
 			     struct iovec *iov, unsigned int iov_cap)

@@ -54,8 +54,8 @@ size_t vq_drv_mem_size(uint32_t num, uint16_t ind_max);
  * used when set. @ind_max 0 disables indirect tables. Returns -EINVAL for
  * a size that is not a power of two up to 32768, -ENOMEM.
  */
-int vq_drv_init(struct vq_drv *vq, uint32_t num, uint64_t features,
-		void *mem, uint64_t mem_iova, uint16_t ind_max);
+int vq_drv_init(struct vq_drv *vq, uint32_t num, uint64_t features, void *mem,
+		uint64_t mem_iova, uint16_t ind_max);
 void vq_drv_release(struct vq_drv *vq);
 
 /*

@@ -107,8 +107,8 @@ int vdpa_dev_del(struct vdpa_bus *bus, const char *name,
 		vdpa_extack_set(ext, "device not found");
 		ret = -ENODEV;
 	} else if (!vdev->mdev) {
-		vdpa_extack_set(ext,
-				"Only user created device can be deleted by user");
+		vdpa_extack_set(
+			ext, "Only user created device can be deleted by user");
 		ret = -EINVAL;
 	} else {
 		vdev->mdev->ops->dev_del(vdev->mdev, vdev);

@@ -148,8 +148,8 @@ static int vdpa_alloc_init(struct vdpa_device *vdev, struct vdpa_bus *bus,
 	bool locked;
 	int ret;
 
-	if (name && (!*name || strlen(name) >= VDPA_NAME_MAX ||
-		     strchr(name, '/')))
+	if (name &&
+	    (!*name || strlen(name) >= VDPA_NAME_MAX || strchr(name, '/')))
 		return -EINVAL;
 	/* dev_add allocates with bus->lock held; others do not */
 	locked = vdpa_bus_write_locked(bus);

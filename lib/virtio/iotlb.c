@@ -128,9 +128,9 @@ int vdpa_iotlb_copy(struct vdpa_iotlb *dst, const struct vdpa_iotlb *src)
 	return 0;
 }
 
-const struct vdpa_iotlb_range *
-vdpa_iotlb_find(const struct vdpa_iotlb *tlb, uint64_t iova,
-		struct vdpa_iotlb_hint *hint)
+const struct vdpa_iotlb_range *vdpa_iotlb_find(const struct vdpa_iotlb *tlb,
+					       uint64_t iova,
+					       struct vdpa_iotlb_hint *hint)
 {
 	const struct vdpa_iotlb_range *r;
 	unsigned int pos;
@@ -168,7 +168,8 @@ int vdpa_iotlb_translate(const struct vdpa_iotlb *tlb, uint64_t iova,
 		if (n == max)
 			return -ENOBUFS;
 		off = iova - r->first;
-		chunk = r->last - iova + 1; /* 0 when the range is all of 2^64 */
+		/* 0 when the range is all of 2^64 */
+		chunk = r->last - iova + 1;
 		if (chunk == 0 || chunk > len)
 			chunk = len;
 		iov[n].iov_base = (char *)r->hva + off;

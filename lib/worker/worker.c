@@ -303,8 +303,7 @@ static void worker_stop_fn(void *arg)
 	w->stop = true;
 }
 
-static int worker_start(struct vdpa_worker *w, const char *name,
-			unsigned int i)
+static int worker_start(struct vdpa_worker *w, const char *name, unsigned int i)
 {
 	sigset_t all, old;
 	char tname[16];
@@ -336,8 +335,7 @@ static void worker_done(struct vdpa_worker *w, bool started)
 		close(w->ctl_fd);
 }
 
-struct vdpa_worker_pool *vdpa_worker_pool_new(unsigned int nr,
-					      const char *name)
+struct vdpa_worker_pool *vdpa_worker_pool_new(unsigned int nr, const char *name)
 {
 	struct vdpa_worker_pool *pool;
 	unsigned int i;
