@@ -36,6 +36,20 @@ for t in $(find "$build/tests" "$build/cli" -maxdepth 1 -type f -name 'test_*' -
 	fi
 done
 
+# Kernel style (.clang-format), as CI checks it: one test.
+if command -v clang-format >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+	bad=$(for f in $(git ls-files '*.c' '*.h'); do
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+	done)
+	if [ -n "$bad" ]; then
+		echo "FAIL format: not clang-formatted: $(echo $bad)"
+		failed=$((failed + 1))
+	else
+		echo "ok   format (every .c and .h)"
+		passed=$((passed + 1))
+	fi
+fi
+
 # Integration tests: pytest driving the real daemon and CLI.
 if /usr/bin/python3 -c 'import pytest' 2>/dev/null && [ -d tests/integration ]; then
 	log=$logs/integration.log
