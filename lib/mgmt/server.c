@@ -31,14 +31,14 @@ struct mgmt_policy {
 
 /* vdpa_nl_policy: one flat policy for every command */
 static const struct mgmt_policy mgmt_policy[UVDPA_ATTR_MAX + 1] = {
-	[VDPA_ATTR_MGMTDEV_BUS_NAME] = { POL_NUL_STRING },
-	[VDPA_ATTR_MGMTDEV_DEV_NAME] = { POL_STRING },
-	[VDPA_ATTR_DEV_NAME] = { POL_STRING },
-	[VDPA_ATTR_DEV_NET_CFG_MACADDR] = { POL_BINARY, .len = 6 },
-	[VDPA_ATTR_DEV_NET_CFG_MAX_VQP] = { POL_U16 },
-	[VDPA_ATTR_DEV_NET_CFG_MTU] = { POL_U16, .min = 68 },
-	[VDPA_ATTR_DEV_QUEUE_INDEX] = { POL_U32 },
-	[VDPA_ATTR_DEV_FEATURES] = { POL_U64 },
+	[VDPA_ATTR_MGMTDEV_BUS_NAME] = { .type = POL_NUL_STRING },
+	[VDPA_ATTR_MGMTDEV_DEV_NAME] = { .type = POL_STRING },
+	[VDPA_ATTR_DEV_NAME] = { .type = POL_STRING },
+	[VDPA_ATTR_DEV_NET_CFG_MACADDR] = { .type = POL_BINARY, .len = 6 },
+	[VDPA_ATTR_DEV_NET_CFG_MAX_VQP] = { .type = POL_U16 },
+	[VDPA_ATTR_DEV_NET_CFG_MTU] = { .type = POL_U16, .min = 68 },
+	[VDPA_ATTR_DEV_QUEUE_INDEX] = { .type = POL_U32 },
+	[VDPA_ATTR_DEV_FEATURES] = { .type = POL_U64 },
 };
 
 struct mgmt_server *mgmt_server_new(struct vdpa_bus *bus, uid_t admin_uid)

@@ -11,9 +11,10 @@
  *    device translates through its map (reference §11, note).
  *  - Queues are served by the shared workers, attached only while the
  *    device runs (DRIVER_OK, not suspended) and the queue is enabled.
- *    Every op that changes what the data path reads detaches the queues
- *    first and attaches them after (DESIGN.md); kicks that came in between
- *    stay in the eventfd and are served at attach.
+ *    Every op that changes what the data path reads detaches all of the
+ *    device's queues first and attaches them after (DESIGN.md): a class
+ *    may serve one queue from another's handler (net TX fills RX). Kicks
+ *    that came in between stay in the eventfd and are served at attach.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -166,15 +167,8 @@ static void sim_vq_start(struct sim_vq *vq)
 {
 	struct sim_dev *sim = vq->sim;
 
-	if (!sim->running || !sim_vq_ready(vq) || vq->poll.worker)
+	if (!sim->running || !sim_vq_ready(vq) || !vq->iov || vq->poll.worker)
 		return;
-	/* the scratch iovecs exist once a queue runs: idle devices are cheap */
-	if (!vq->iov)
-		vq->iov = calloc(SIM_VQ_IOV, sizeof(*vq->iov));
-	if (!vq->iov) {
-		sim_vq_broken(vq);
-		return;
-	}
 	vq->poll.fd = vq->kickfd >= 0 ? vq->kickfd : vq->own_kickfd;
 	vq->poll.poll_us = sim->poll_us;
 	if (vdpa_worker_attach(sim->worker, &vq->poll))
@@ -189,6 +183,22 @@ static void sim_stop_all(struct sim_dev *sim)
 
 static void sim_start_all(struct sim_dev *sim)
 {
+	if (!sim->running)
+		return;
+	/*
+	 * Scratch iovecs exist once a queue runs, so idle devices cost
+	 * little; all of them before any queue is served, since a handler
+	 * may pop another queue of the device.
+	 */
+	for (uint32_t i = 0; i < sim->attr.nvqs; i++) {
+		struct sim_vq *vq = &sim->vqs[i];
+
+		if (sim_vq_ready(vq) && !vq->iov) {
+			vq->iov = calloc(SIM_VQ_IOV, sizeof(*vq->iov));
+			if (!vq->iov)
+				sim_vq_broken(vq);
+		}
+	}
 	for (uint32_t i = 0; i < sim->attr.nvqs; i++)
 		sim_vq_start(&sim->vqs[i]);
 }
@@ -243,9 +253,9 @@ static void sim_set_vq_cb(struct vdpa_device *vdev, uint16_t idx,
 {
 	struct sim_vq *vq = sim_vq(vdev, idx);
 
-	sim_vq_stop(vq);
+	sim_stop_all(vq->sim);
 	vq->cb = cb ? *cb : (struct vdpa_callback){ .trigger = -1 };
-	sim_vq_start(vq);
+	sim_start_all(vq->sim);
 }
 
 static void sim_set_vq_ready(struct vdpa_device *vdev, uint16_t idx, bool ready)
@@ -254,15 +264,15 @@ static void sim_set_vq_ready(struct vdpa_device *vdev, uint16_t idx, bool ready)
 
 	if (ready == vq->ready)
 		return; /* enabling an enabled queue does nothing */
+	sim_stop_all(vq->sim);
 	if (ready) {
-		vq->ready = true;
 		sim_vq_latch(vq, vq->avail_index);
-		sim_vq_start(vq);
+		vq->ready = true;
 	} else {
-		sim_vq_stop(vq);
 		vq->avail_index = sim_vq_avail_index(vq);
 		vq->ready = false;
 	}
+	sim_start_all(vq->sim);
 }
 
 static bool sim_get_vq_ready(struct vdpa_device *vdev, uint16_t idx)
@@ -277,9 +287,9 @@ static int sim_set_vq_state(struct vdpa_device *vdev, uint16_t idx,
 
 	vq->avail_index = state->split.avail_index;
 	if (vq->ready) {
-		sim_vq_stop(vq);
+		sim_stop_all(vq->sim);
 		sim_vq_latch(vq, vq->avail_index);
-		sim_vq_start(vq);
+		sim_start_all(vq->sim);
 	}
 	return 0;
 }
@@ -329,9 +339,9 @@ static int sim_set_vq_kickfd(struct vdpa_device *vdev, uint16_t idx, int fd)
 {
 	struct sim_vq *vq = sim_vq(vdev, idx);
 
-	sim_vq_stop(vq);
+	sim_stop_all(vq->sim);
 	__atomic_store_n(&vq->kickfd, fd, __ATOMIC_RELAXED);
-	sim_vq_start(vq);
+	sim_start_all(vq->sim);
 	return 0;
 }
 
@@ -339,9 +349,9 @@ static int sim_set_vq_callfd(struct vdpa_device *vdev, uint16_t idx, int fd)
 {
 	struct sim_vq *vq = sim_vq(vdev, idx);
 
-	sim_vq_stop(vq);
+	sim_stop_all(vq->sim);
 	vq->callfd = fd;
-	sim_vq_start(vq);
+	sim_start_all(vq->sim);
 	return 0;
 }
 
