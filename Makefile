@@ -1,11 +1,13 @@
 # uvdpa: the targets README.md gives a newcomer.
 #   make deps    install the Debian packages the build and tests need
 #   make         build (release) into build/
-#   make check   every test, under ASan+UBSan, in build-san/
+#   make check   every test under ASan+UBSan (build-san/), unit tests
+#                also under TSan (build-tsan/)
 #   make demo    the main job, end to end
 #   make bench   benchmarks
 BUILD ?= build
 SANBUILD ?= build-san
+TSANBUILD ?= build-tsan
 # -Werror in CI only, as the conventions ask
 ifeq ($(CI),true)
 WERROR := -Dwerror=true
@@ -25,13 +27,19 @@ $(SANBUILD)/build.ninja:
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		-Dc_args=-fno-sanitize-recover=all
 
+# ThreadSanitizer (clang) for the unit tests: the threaded paths
+$(TSANBUILD)/build.ninja:
+	CC=clang meson setup $(TSANBUILD) --buildtype=debugoptimized $(WERROR) \
+		-Db_sanitize=thread -Db_lundef=false
+
 deps:
 	@scripts/deps.sh
 	@scripts/e2e-deps.sh
 
-check: deps $(SANBUILD)/build.ninja
+check: deps $(SANBUILD)/build.ninja $(TSANBUILD)/build.ninja
 	ninja -C $(SANBUILD)
-	tests/run.sh $(SANBUILD)
+	ninja -C $(TSANBUILD)
+	tests/run.sh $(SANBUILD) $(TSANBUILD)
 
 demo: deps all
 	demo/tour.sh $(BUILD)
@@ -47,4 +55,4 @@ format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(TSANBUILD)

@@ -9,6 +9,7 @@ PACKAGES=(
 	libcmocka-dev				# unit tests
 	python3-pytest				# daemon and CLI tests
 	clang-format				# make format-check
+	clang libclang-rt-14-dev		# ThreadSanitizer leg of make check
 )
 
 missing=()

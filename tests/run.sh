@@ -5,7 +5,11 @@
 # "N passed, N failed" (", N skipped" when some were).
 set -uo pipefail
 
+# run.sh BUILD [MORE_BUILDS...]: every test of BUILD; the unit tests only
+# of MORE_BUILDS (e.g. a ThreadSanitizer build).
 build=${1:-build-san}
+shift || true
+more_builds="$*"
 logs=$build/test-logs
 mkdir -p "$logs"
 export CMOCKA_MESSAGE_OUTPUT=TAP
@@ -13,10 +17,18 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 passed=0 failed=0 skipped=0
-for t in $(find "$build/tests" "$build/cli" -maxdepth 1 -type f -name 'test_*' -executable 2>/dev/null | sort); do
+unit_tests() {
+	for b in "$build" $more_builds; do
+		find "$b/tests" "$b/cli" -maxdepth 1 -type f -name 'test_*' -executable 2>/dev/null | sort
+	done
+}
+
+for t in $(unit_tests); do
 	name=$(basename "$t")
+	[ "${t#$build/}" = "$t" ] && name="$name[$(echo "$t" | cut -d/ -f1)]"
 	log=$logs/$name.log
-	timeout 300 "$t" >"$log" 2>&1
+	TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1} \
+		timeout 300 "$t" >"$log" 2>&1
 	rc=$?
 	p=$(grep -E '^ok [0-9]+' "$log" | grep -vc '# SKIP' || true)
 	s=$(grep -E '^(not )?ok [0-9]+.*# SKIP' "$log" | wc -l)
