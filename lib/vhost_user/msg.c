@@ -143,8 +143,8 @@ void vu_rx_reset(struct vu_rx *rx)
 	memset(&rx->msg.hdr, 0, sizeof(rx->msg.hdr));
 }
 
-int vu_send_bytes(int fd, const void *buf, size_t len, const int *fds,
-		  unsigned int nfds)
+ssize_t vu_sendmsg(int fd, const void *buf, size_t len, const int *fds,
+		   unsigned int nfds, int flags)
 {
 	char cbuf[CMSG_SPACE(VU_SEND_MAX_FDS * sizeof(int))] = { 0 };
 	struct iovec iov = { (void *)buf, len };
@@ -165,13 +165,20 @@ int vu_send_bytes(int fd, const void *buf, size_t len, const int *fds,
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do {
-		/* never blocks: a back end drops a front end that does not
-		 * read its replies; a front end waits for POLLOUT itself */
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
 	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int vu_send_bytes(int fd, const void *buf, size_t len, const int *fds,
+		  unsigned int nfds)
+{
+	/* a front end that does not read its replies is dropped */
+	ssize_t n = vu_sendmsg(fd, buf, len, fds, nfds, MSG_DONTWAIT);
+
 	if (n < 0)
-		return -errno;
-	return n == (ssize_t)iov.iov_len ? 0 : -EIO;
+		return (int)n;
+	return n == (ssize_t)len ? 0 : -EIO;
 }
 
 int vu_msg_send(int fd, const struct vu_msg *msg, const int *fds,

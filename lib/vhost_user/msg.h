@@ -8,6 +8,7 @@
 #define UVDPA_LIB_VHOST_USER_MSG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <uvdpa/vhost_user.h>
 
@@ -32,6 +33,9 @@ int vu_msg_send(int fd, const struct vu_msg *msg, const int *fds,
 /* Send @len bytes as they are, with @fds: one sendmsg, never blocking. */
 int vu_send_bytes(int fd, const void *buf, size_t len, const int *fds,
 		  unsigned int nfds);
+/* One sendmsg (MSG_NOSIGNAL | @flags): bytes sent or -errno. */
+ssize_t vu_sendmsg(int fd, const void *buf, size_t len, const int *fds,
+		   unsigned int nfds, int flags);
 void vu_close_fds(struct vu_msg *msg);
 
 #endif
