@@ -62,11 +62,11 @@ if command -v clang-format >/dev/null && git rev-parse --git-dir >/dev/null 2>&1
 	fi
 fi
 
-# Integration tests: pytest driving the real daemon and CLI.
-if /usr/bin/python3 -c 'import pytest' 2>/dev/null && [ -d tests/integration ]; then
-	log=$logs/integration.log
-	UVDPA_BUILD=$build timeout 1800 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-		tests/integration >"$log" 2>&1
+# A pytest session: NAME DIR TIMEOUT; counts its tests in the totals.
+pytest_suite() {
+	local name=$1 dir=$2 limit=$3 log=$logs/$1.log last p f s rc
+	UVDPA_BUILD=$build timeout "$limit" /usr/bin/python3 -m pytest -q -rs \
+		-p no:cacheprovider "$dir" >"$log" 2>&1
 	rc=$?
 	last=$(tail -n 1 "$log")
 	p=$(echo "$last" | grep -oE '[0-9]+ passed' | awk '{ n += $1 } END { print n + 0 }')
@@ -77,37 +77,22 @@ if /usr/bin/python3 -c 'import pytest' 2>/dev/null && [ -d tests/integration ]; 
 	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 	if [ "$f" -ne 0 ]; then
-		echo "FAIL integration ($p passed, $f failed): $log"
-		grep -E '^(FAILED|ERROR)|Error|assert' "$log" | head -40 | sed 's/^/    /'
-	else
-		echo "ok   integration ($p passed, $s skipped)"
-	fi
-else
-	echo "FAIL integration: pytest is missing (make deps installs python3-pytest)"
-	failed=$((failed + 1))
-fi
-
-# End-to-end tests with real peers (QEMU guest, qemu-storage-daemon, testpmd):
-# a pytest session of its own (tests/integration imports its conftest by name).
-if /usr/bin/python3 -c 'import pytest' 2>/dev/null && [ -d tests/e2e ]; then
-	log=$logs/e2e.log
-	UVDPA_BUILD=$build timeout 1800 /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
-		tests/e2e >"$log" 2>&1
-	rc=$?
-	last=$(tail -n 1 "$log")
-	p=$(echo "$last" | grep -oE '[0-9]+ passed' | awk '{ n += $1 } END { print n + 0 }')
-	f=$(echo "$last" | grep -oE '[0-9]+ (failed|errors?)' | awk '{ n += $1 } END { print n + 0 }')
-	s=$(echo "$last" | grep -oE '[0-9]+ skipped' | awk '{ n += $1 } END { print n + 0 }')
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	if [ "$f" -ne 0 ]; then
-		echo "FAIL e2e ($p passed, $f failed): $log"
+		echo "FAIL $name ($p passed, $f failed): $log"
 		grep -E '^(FAILED|ERROR)|Error|assert|logs kept' "$log" | head -40 | sed 's/^/    /'
 	else
-		echo "ok   e2e ($p passed, $s skipped)"
+		echo "ok   $name ($p passed, $s skipped)"
 	fi
+}
+
+if /usr/bin/python3 -c 'import pytest' 2>/dev/null; then
+	# the daemon, its socket and the CLI
+	pytest_suite integration tests/integration 1800
+	# real peers: QEMU guests, qemu-storage-daemon, DPDK testpmd; a session
+	# of its own (tests/integration imports its conftest by name)
+	pytest_suite e2e tests/e2e 1800
+else
+	echo "FAIL pytest is missing (make deps installs python3-pytest)"
+	failed=$((failed + 1))
 fi
 
 summary="$passed passed, $failed failed"
