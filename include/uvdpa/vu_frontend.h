@@ -102,7 +102,9 @@ int vu_fe_connect(struct vu_fe *fe, const struct vu_fe_cfg *cfg);
 void vu_fe_close(struct vu_fe *fe);
 
 /*
- * SET_FEATURES with @want & the back end's features; with STATUS,
+ * SET_FEATURES with @want & the back end's features (less the ring
+ * features the rings here do not implement: packed, in order,
+ * notification data, ring reset); with STATUS,
  * ACKNOWLEDGE|DRIVER before and FEATURES_OK after, checked with GET_STATUS
  * (-ENODEV when the device refused them). Bit 30 is acked when @want has
  * it: rings then wait for SET_VRING_ENABLE; without it they run at once.

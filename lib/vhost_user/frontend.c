@@ -348,9 +348,14 @@ void vu_fe_close(struct vu_fe *fe)
 
 /* ---- negotiation ---- */
 
+/* What the driver-side split rings (vring_drv.c) cannot do. */
+#define FE_RING_UNSUPPORTED                                                    \
+	(BIT_ULL(VIRTIO_F_RING_PACKED) | BIT_ULL(VIRTIO_F_IN_ORDER) |          \
+	 BIT_ULL(VIRTIO_F_NOTIFICATION_DATA) | BIT_ULL(VIRTIO_F_RING_RESET))
+
 int vu_fe_negotiate(struct vu_fe *fe, uint64_t want)
 {
-	uint64_t f = want & fe->dev_features;
+	uint64_t f = want & fe->dev_features & ~FE_RING_UNSUPPORTED;
 	uint64_t bit30 = f & BIT_ULL(VU_F_PROTOCOL_FEATURES);
 	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	bool status = fe_has(fe, VU_PROTOCOL_F_STATUS);
