@@ -11,6 +11,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1343,6 +1344,49 @@ static void test_bug_blocking_call_fd(void **state)
 	assert_true(net_ok);
 }
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Another, with VU_TEST_KNOWN_BUGS=1: a kick fd that is not an eventfd
+ * and stays readable (a pipe at EOF) is never drained, so the shared
+ * worker spins on it at 100 % of a CPU until the device is reset.
+ */
+static void test_bug_readable_kick_fd(void **state)
+{
+	struct env *e = *state;
+	struct vu_fe fe;
+	struct blk_io io;
+	double c0, idle, spin;
+	int p[2];
+
+	blk_open(&fe, e);
+	blk_io_init(&fe, &io, 4096);
+	blk_check_data(&fe, &io, 8, false);
+	c0 = cpu_now();
+	usleep(500 * 1000);
+	idle = cpu_now() - c0;
+	assert_int_equal(vu_fe_vq_stop(&fe, 0), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	close(p[1]); /* the read end is at EOF: readable for ever */
+	close(fe.vqs[0].kickfd);
+	fe.vqs[0].kickfd = p[0];
+	assert_int_equal(vu_fe_vq_start(&fe, 0), 0);
+	c0 = cpu_now();
+	usleep(500 * 1000);
+	spin = cpu_now() - c0;
+	vu_fe_close(&fe);
+	print_message("CPU in 0.5 s: %.3f s with an eventfd kick, %.3f s "
+		      "with a pipe at EOF\n",
+		      idle, spin);
+	assert_true(spin < 0.1);
+}
+
 /* Each test gets fresh devices, back ends and back-end thread. */
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 
@@ -1375,6 +1419,7 @@ int main(void)
 	};
 	const struct CMUnitTest known_bugs[] = {
 		T(test_bug_blocking_call_fd),
+		T(test_bug_readable_kick_fd),
 	};
 	/* clang-format on */
 	int ret = cmocka_run_group_tests(tests, NULL, NULL);
