@@ -7,6 +7,8 @@
  * runs, closes every fd the handler did not keep, and sends the reply.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -199,16 +201,54 @@ static int h_get_vring_base(struct vu_backend *b, struct vu_msg *msg)
 	return 0;
 }
 
-/* The fd of a SET_VRING_KICK/CALL/ERR, now the back end's (-1: none). */
+/*
+ * Kick, call and error fds must be eventfds: the shared data path workers
+ * wait on them and write them, and a pipe at EOF would be readable for
+ * ever (a worker spinning) and a full one would block a worker serving
+ * other devices. Without /proc the check cannot be made and is skipped.
+ */
+static bool fd_is_eventfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno != EBADF;
+	target[n] = '\0';
+	return !strcmp(target, "anon_inode:[eventfd]");
+}
+
+/*
+ * The fd of a SET_VRING_KICK/CALL/ERR, now the back end's (-1: none).
+ * Made non-blocking: a worker writing a call fd whose counter is full, or
+ * draining a kick fd someone else drained, must not stop serving every
+ * other queue it has. (QEMU and DPDK create them non-blocking anyway.)
+ */
 static int vring_fd_take(struct vu_msg *msg)
 {
-	int fd;
+	int fd, fl;
 
 	if (msg->payload.u64 & VU_VRING_NOFD || msg->nfds != 1)
 		return -1;
 	fd = msg->fds[0];
 	msg->fds[0] = -1; /* kept: not closed by the dispatcher */
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	return fd;
+}
+
+/* Check the fd a vring message carries, before anything uses it. */
+static int vring_fd_check(struct vu_backend *b, const struct vu_msg *msg)
+{
+	if (msg->payload.u64 & VU_VRING_NOFD || msg->nfds != 1 ||
+	    fd_is_eventfd(msg->fds[0]))
+		return 0;
+	vu_log(b, VU_LOG_WARN, "%s: %s with an fd that is not an eventfd",
+	       b->vdev->name, vu_request_name(msg->hdr.request));
+	return -EINVAL;
 }
 
 static void vring_fd_set(int *slot, int fd)
@@ -227,6 +267,8 @@ static int h_set_vring_kick(struct vu_backend *b, struct vu_msg *msg)
 		return i;
 	if (msg->payload.u64 & VU_VRING_NOFD)
 		return -EOPNOTSUPP; /* the data path waits on a kick fd */
+	if ((ret = vring_fd_check(b, msg)))
+		return ret;
 	fd = vring_fd_take(msg);
 	ret = vdpa_set_vq_kickfd(b->vdev, (uint16_t)i, fd);
 	if (ret) {
@@ -246,6 +288,8 @@ static int h_set_vring_call(struct vu_backend *b, struct vu_msg *msg)
 
 	if (i < 0)
 		return i;
+	if ((ret = vring_fd_check(b, msg)))
+		return ret;
 	fd = vring_fd_take(msg);
 	ret = vdpa_set_vq_callfd(b->vdev, (uint16_t)i, fd);
 	if (ret) {
@@ -260,9 +304,12 @@ static int h_set_vring_call(struct vu_backend *b, struct vu_msg *msg)
 static int h_set_vring_err(struct vu_backend *b, struct vu_msg *msg)
 {
 	int i = vring_idx(b, (uint32_t)(msg->payload.u64 & VU_VRING_IDX_MASK));
+	int ret;
 
 	if (i < 0)
 		return i;
+	if ((ret = vring_fd_check(b, msg)))
+		return ret;
 	vring_fd_set(&b->vrings[i].err_fd, vring_fd_take(msg));
 	return 0;
 }
