@@ -75,6 +75,27 @@ int vdpa_iotlb_translate(const struct vdpa_iotlb *tlb, uint64_t iova,
 			 unsigned int max, struct vdpa_iotlb_hint *hint);
 
 /*
+ * The common case of vdpa_iotlb_translate(), inline: the host address of
+ * [iova, iova + len) when the hinted range holds all of it with @perm,
+ * else NULL (then call vdpa_iotlb_translate()).
+ */
+static inline void *vdpa_iotlb_hint_ptr(const struct vdpa_iotlb *tlb,
+					const struct vdpa_iotlb_hint *hint,
+					uint64_t iova, uint64_t len,
+					uint32_t perm)
+{
+	const struct vdpa_iotlb_range *r;
+	uint64_t last = iova + len - 1;
+
+	if (hint->idx >= tlb->nr || len == 0 || last < iova)
+		return 0;
+	r = &tlb->ranges[hint->idx];
+	if (iova < r->first || last > r->last || (r->perm & perm) != perm)
+		return 0;
+	return (char *)r->hva + (iova - r->first);
+}
+
+/*
  * Host address of [iova, iova + len) when it lies wholly inside one range,
  * else NULL. Used for rings and indirect tables.
  */

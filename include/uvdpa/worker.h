@@ -45,7 +45,7 @@ struct vdpa_poll {
 	struct vdpa_worker *worker;
 	struct vdpa_poll *next_active;
 	bool active;
-	uint64_t last_work_ns;
+	uint64_t idle_since_ns; /* 0: it did work in its last run */
 };
 
 /* @nr 0: one worker per online CPU. Returns NULL with errno set. */

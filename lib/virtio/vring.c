@@ -207,14 +207,24 @@ static int vq_add_buffer(struct vq_dev *vq, struct vq_walk *w,
 			 uint16_t flags, unsigned int cap)
 {
 	bool write = flags & VRING_DESC_F_WRITE;
+	void *hva;
 	int n;
 
 	if (!write && w->seen_write)
 		return vq_break(vq, "readable descriptor after a writable one");
 	w->seen_write |= write;
-	n = vdpa_iotlb_translate(vq->iotlb, addr, len,
-				 write ? VDPA_PERM_WRITE : VDPA_PERM_READ,
-				 e->iov + w->niov, cap - w->niov, &vq->hint);
+	hva = vdpa_iotlb_hint_ptr(vq->iotlb, &vq->hint, addr, len,
+				  write ? VDPA_PERM_WRITE : VDPA_PERM_READ);
+	if (hva && w->niov < cap) {
+		e->iov[w->niov].iov_base = hva;
+		e->iov[w->niov].iov_len = len;
+		n = 1;
+	} else {
+		n = vdpa_iotlb_translate(
+			vq->iotlb, addr, len,
+			write ? VDPA_PERM_WRITE : VDPA_PERM_READ,
+			e->iov + w->niov, cap - w->niov, &vq->hint);
+	}
 	if (n == -ENOBUFS)
 		return n;
 	if (n < 0)

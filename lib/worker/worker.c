@@ -19,8 +19,12 @@
 #include <uvdpa/compiler.h>
 #include <uvdpa/worker.h>
 
-/* While busy-polling, look at the epoll for other queues this often. */
-#define WORKER_EPOLL_PERIOD_NS 20000
+/*
+ * While busy-polling, look at the epoll for other queues every this many
+ * rounds: a round under load serves a batch per queue, so this is tens of
+ * microseconds, and it costs no clock read.
+ */
+#define WORKER_EPOLL_ROUNDS 32
 #define WORKER_MAX_EVENTS 64
 
 struct worker_call {
@@ -42,7 +46,8 @@ struct vdpa_worker {
 	/* worker thread only */
 	struct vdpa_poll *active; /* polls being served or busy-polled */
 	struct vdpa_poll *round_next; /* the next poll of the current round */
-	uint64_t last_epoll_ns;
+	unsigned int rounds; /* since the last look at the epoll */
+	uint64_t now_ns; /* this round's clock, read when a poll needs it */
 	bool stop;
 };
 
@@ -87,10 +92,9 @@ static void worker_run_calls(struct vdpa_worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void worker_activate(struct vdpa_worker *w, struct vdpa_poll *p,
-			    uint64_t now)
+static void worker_activate(struct vdpa_worker *w, struct vdpa_poll *p)
 {
-	p->last_work_ns = now;
+	p->idle_since_ns = 0;
 	if (p->active)
 		return;
 	p->active = true;
@@ -117,22 +121,33 @@ static void worker_deactivate(struct vdpa_worker *w, struct vdpa_poll *p)
 	p->next_active = NULL;
 }
 
-static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p,
-			 uint64_t now)
+/* The clock, read at most once a round and only when a poll is idle. */
+static uint64_t worker_now(struct vdpa_worker *w)
+{
+	if (!w->now_ns)
+		w->now_ns = now_ns();
+	return w->now_ns;
+}
+
+static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p)
 {
 	unsigned int done = p->ops->run(p);
+	uint64_t now;
 
 	/* run() detached its own poll (the call ran inline): not ours now */
 	if (!p->active)
 		return;
 	if (done) {
-		p->last_work_ns = now;
+		p->idle_since_ns = 0;
 		return;
 	}
-	if (now - p->last_work_ns < (uint64_t)p->poll_us * 1000)
+	now = worker_now(w);
+	if (!p->idle_since_ns)
+		p->idle_since_ns = now;
+	if (now - p->idle_since_ns < (uint64_t)p->poll_us * 1000)
 		return;
 	if (p->ops->idle && p->ops->idle(p)) {
-		p->last_work_ns = now;
+		p->idle_since_ns = 0;
 		return;
 	}
 	worker_deactivate(w, p);
@@ -145,26 +160,24 @@ static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p,
  */
 static void worker_round(struct vdpa_worker *w)
 {
-	uint64_t now = now_ns();
 	struct vdpa_poll *p;
 
+	w->now_ns = 0;
 	for (p = w->active; p; p = w->round_next) {
 		w->round_next = p->next_active;
-		worker_serve(w, p, now);
+		worker_serve(w, p);
 	}
 }
 
 static void worker_wait(struct vdpa_worker *w)
 {
 	struct epoll_event ev[WORKER_MAX_EVENTS];
-	uint64_t now = now_ns();
 	int n;
 
-	if (w->active && now - w->last_epoll_ns < WORKER_EPOLL_PERIOD_NS)
+	if (w->active && ++w->rounds < WORKER_EPOLL_ROUNDS)
 		return;
+	w->rounds = 0;
 	n = epoll_wait(w->epfd, ev, WORKER_MAX_EVENTS, w->active ? 0 : -1);
-	now = now_ns();
-	w->last_epoll_ns = now;
 	for (int i = 0; i < n; i++) {
 		struct vdpa_poll *p = ev[i].data.ptr;
 
@@ -173,7 +186,7 @@ static void worker_wait(struct vdpa_worker *w)
 			continue;
 		}
 		worker_drain(p->fd);
-		worker_activate(w, p, now);
+		worker_activate(w, p);
 	}
 }
 
@@ -234,7 +247,7 @@ static void worker_attach_fn(void *arg)
 	__atomic_store_n(&a->p->worker, a->w, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&a->w->nr_polls, 1, __ATOMIC_RELAXED);
 	/* serve what was pending before the attach */
-	worker_activate(a->w, a->p, now_ns());
+	worker_activate(a->w, a->p);
 }
 
 int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p)
