@@ -13,7 +13,10 @@ time while idle (/proc/PID/stat utime+stime over 2 s): with no front end,
 and with a front end connected and its queue started but silent.
 
 usage: bench/vhost-blk.py [--build DIR] [--rounds N] [--seconds S]
-                          [--fe-cpu N] [--be-cpu N] [--quick]
+                          [--fe-cpu N] [--be-cpu N] [--quiet-wait S]
+                          [--quick]
+Before each run it waits (up to --quiet-wait seconds) until the rest of
+the machine is idle, and it reports how busy the rest was meanwhile.
 Every process started here is stopped by its pid.
 """
 
@@ -30,6 +33,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DISK = 128 << 20
 QSD = os.environ.get("UVDPA_QSD", "qemu-storage-daemon")
+QUIET = 0.3  # CPUs the rest of the machine may use in a "quiet" run
 
 
 def wait_for(path, proc, timeout=10.0):
@@ -119,6 +123,24 @@ class Targets:
             os.unlink(self.img)
 
 
+def busy_cpus(secs=0.5):
+    """CPUs' worth of work the whole machine did over secs (/proc/stat)."""
+    def busy():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+    b0 = busy()
+    time.sleep(secs)
+    return (busy() - b0) / secs
+
+
+def wait_quiet(args):
+    """Noisy neighbours: wait (up to --quiet-wait s) for an idle machine."""
+    end = time.monotonic() + args.quiet_wait
+    while busy_cpus() > 0.25 and time.monotonic() < end:
+        pass
+
+
 def bench(args, target, sock, pid, extra):
     argv = [os.path.join(args.build, "bench", "bench-vhost-blk"),
             "--socket", sock, "--label", target, "--cpu", str(args.fe_cpu),
@@ -165,6 +187,7 @@ def run(args, targets):
         for case in cases(args):
             rw, qd, w = case
             for t in order:  # alternate: no target always runs first
+                wait_quiet(args)
                 r = bench(args, t, targets.sockets[t], targets.pids[t],
                           ["--rw", rw, "--qd", str(qd), "--wait", w,
                            "--seconds", str(args.seconds)])
@@ -184,20 +207,36 @@ def report(names, res, idle, args):
     head = f"{'rw':5} {'wait':5} {'qd':>3} " + "".join(
         f"{n:>11}" for n in names) + f" {'uvdpa/tmpfs':>11}  back-end CPU " \
         + "/".join(names)
-    print(head)
+    print(head + "  others")
     for case in cases(args):
         rw, qd, w = case
         iops = {n: med(res[(case, n)], "iops") for n in names}
         be = "/".join(f"{med(res[(case, n)], 'be_cpu'):.2f}" for n in names)
         ratio = iops["uvdpa"] / iops["qsd-tmpfs"]
+        others = max(float(r["others"]) for n in names
+                     for r in res[(case, n)])
         print(f"{rw:5} {w:5} {qd:3} " +
               "".join(f"{iops[n]:11.0f}" for n in names) +
-              f" {ratio:11.2f}  {be}")
-    print("\nAll runs (IOPS per round):")
+              f" {ratio:11.2f}  {be:14}  {others:.2f}")
+    print("(back-end CPU: median CPUs used by each back end under load; "
+          "others: the most CPUs\n the rest of the machine used during "
+          "any run of the row: above ~0.2, a neighbour interfered)")
+    print(f"\nMedians of the quiet runs only (others < {QUIET}), "
+          "[runs counted]:")
+    for case in cases(args):
+        cells = []
+        for n in names:
+            q = [r for r in res[(case, n)] if float(r["others"]) < QUIET]
+            cells.append(f"{med(q, 'iops'):9.0f} [{len(q)}]" if q
+                         else f"{'-':>9} [0]")
+        print(f"  {case[0]:5} {case[2]:5} qd={case[1]:<3} " + " ".join(cells))
+    print("\nAll runs (IOPS per round, others in parentheses; others is "
+          "tick-based, rough when\n processes sleep often):")
     for case in cases(args):
         for n in names:
             print(f"  {case[0]:5} {case[2]:5} qd={case[1]:<3} {n:10} " +
-                  " ".join(r["iops"] for r in res[(case, n)]))
+                  " ".join(f"{r['iops']:>8}({r['others']})"
+                           for r in res[(case, n)]))
     print("\nIdle CPU of each back end (% of one CPU over 2 s): "
           "no front end / a front end with a started, silent queue")
     for n in names:
@@ -212,6 +251,9 @@ def main():
     ap.add_argument("--fe-cpu", type=int, default=0)
     ap.add_argument("--be-cpu", type=int, default=1)
     ap.add_argument("--shm", default="/dev/shm")
+    ap.add_argument("--quiet-wait", type=float, default=30,
+                    help="wait up to this long for an idle machine "
+                         "before each run")
     ap.add_argument("--quick", action="store_true",
                     help="QD 1 and 128, polling only")
     args = ap.parse_args()

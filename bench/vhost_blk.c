@@ -101,6 +101,25 @@ static double pid_cpu_s(int pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Busy time of every CPU of the machine, in seconds (/proc/stat). */
+static double sys_busy_s(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (!f)
+		return -1;
+	/* user nice system idle iowait irq softirq steal */
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return -1;
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+	       (double)sysconf(_SC_CLK_TCK);
+}
+
 static uint64_t xorshift(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -300,7 +319,7 @@ static int do_idle(struct bench *b, struct opts *o)
 
 static int do_load(struct bench *b, struct opts *o)
 {
-	double t0, t1, c0, c1, p0, p1;
+	double t0, t1, c0, c1, p0, p1, s0, s1, fe, be;
 	uint64_t done0, kicks0, sleeps0;
 
 	submit_all(b, o);
@@ -308,20 +327,24 @@ static int do_load(struct bench *b, struct opts *o)
 		return -ETIMEDOUT;
 	done0 = b->done, kicks0 = b->kicks, sleeps0 = b->sleeps;
 	t0 = now_s(), c0 = self_cpu_s(), p0 = pid_cpu_s(o->pid);
+	s0 = sys_busy_s();
 	if (!run_until(b, o, t0 + o->seconds))
 		return -ETIMEDOUT;
 	t1 = now_s(), c1 = self_cpu_s(), p1 = pid_cpu_s(o->pid);
+	s1 = sys_busy_s();
 	done0 = b->done - done0;
+	fe = (c1 - c0) / (t1 - t0);
+	be = o->pid > 0 ? (p1 - p0) / (t1 - t0) : 0;
+	/* others: what the rest of the machine ran meanwhile, in CPUs */
 	printf("label=%s rw=%s qd=%u wait=%s iops=%.0f lat_us=%.2f "
 	       "kicks_per_io=%.3f sleeps_per_io=%.3f fe_cpu=%.2f be_cpu=%.2f "
-	       "errors=%" PRIu64 "\n",
+	       "others=%.2f errors=%" PRIu64 "\n",
 	       o->label, o->write ? "write" : "read", o->qd,
 	       o->poll ? "poll" : "sleep", (double)done0 / (t1 - t0),
 	       (t1 - t0) * 1e6 * o->qd / (double)done0,
 	       (double)(b->kicks - kicks0) / (double)done0,
-	       (double)(b->sleeps - sleeps0) / (double)done0,
-	       (c1 - c0) / (t1 - t0), o->pid > 0 ? (p1 - p0) / (t1 - t0) : -1.0,
-	       b->errors);
+	       (double)(b->sleeps - sleeps0) / (double)done0, fe, be,
+	       (s1 - s0) / (t1 - t0) - fe - be, b->errors);
 	return drain(b, o) && !b->errors ? 0 : -EIO;
 }
 
