@@ -55,7 +55,14 @@ static bool sim_poll_idle(struct vdpa_poll *p)
 
 	if (vq->ring.broken)
 		return false;
-	return vq_dev_enable_notify(&vq->ring);
+	if (!vq_dev_enable_notify(&vq->ring))
+		return false;
+	/*
+	 * Work came as notifications went on: poll on with them off again,
+	 * or the driver kicks on every add while the worker polls anyway.
+	 */
+	vq_dev_disable_notify(&vq->ring);
+	return true;
 }
 
 static const struct vdpa_poll_ops sim_poll_ops = {
