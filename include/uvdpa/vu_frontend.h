@@ -134,7 +134,8 @@ int vu_fe_vq_enable(struct vu_fe *fe, uint16_t idx, bool enable);
 int vu_fe_stop(struct vu_fe *fe);
 /*
  * RESET_DEVICE (or, without it, status 0 with STATUS; else -EOPNOTSUPP).
- * The queues are forgotten; the memory table stays.
+ * The queues are forgotten (their arena space is not reused); the memory
+ * table stays.
  */
 int vu_fe_reset(struct vu_fe *fe);
 
@@ -151,8 +152,7 @@ static inline void *vu_fe_ptr(struct vu_fe *fe, uint64_t gpa)
 	return fe->mem + (gpa - fe->mem_gpa);
 }
 
-/* GET_CONFIG / SET_CONFIG; a reply of size 0 (the back end's "no") is
- * -EIO. */
+/* GET_CONFIG and SET_CONFIG. A GET_CONFIG reply of size 0 is -EIO. */
 int vu_fe_get_config(struct vu_fe *fe, uint32_t offset, void *buf,
 		     uint32_t len);
 int vu_fe_set_config(struct vu_fe *fe, uint32_t offset, const void *buf,
