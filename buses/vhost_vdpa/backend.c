@@ -163,7 +163,7 @@ const char *vu_backend_path(const struct vu_backend *b)
 
 uint16_t vu_backend_mtu(const struct vu_backend *b)
 {
-	return b->mtu;
+	return __atomic_load_n(&b->mtu, __ATOMIC_RELAXED);
 }
 
 int vu_backend_accept(struct vu_backend *b)
@@ -233,5 +233,5 @@ void vu_backend_disconnect(struct vu_backend *b)
 	b->protocol_features = 0;
 	b->proto_set = false;
 	b->status_synth = true;
-	b->mtu = 0;
+	__atomic_store_n(&b->mtu, 0, __ATOMIC_RELAXED);
 }

@@ -368,8 +368,10 @@ static int h_net_set_mtu(struct vu_backend *b, struct vu_msg *msg)
 
 	if (!is_net(b) || mtu < 68 || mtu > UINT16_MAX)
 		return -EINVAL;
-	b->mtu = (uint16_t)mtu;
-	vu_log(b, VU_LOG_INFO, "%s: NET_SET_MTU %u", b->vdev->name, b->mtu);
+	/* read by vu_backend_mtu() from any thread */
+	__atomic_store_n(&b->mtu, (uint16_t)mtu, __ATOMIC_RELAXED);
+	vu_log(b, VU_LOG_INFO, "%s: NET_SET_MTU %u", b->vdev->name,
+	       (unsigned int)mtu);
 	return 0;
 }
 
