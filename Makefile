@@ -47,6 +47,8 @@ demo: deps all
 bench: deps all
 	$(BUILD)/bench/bench-ring
 	$(BUILD)/bench/bench-mgmt $(BUILD)
+	/usr/bin/python3 bench/vhost-blk.py --build $(BUILD)
+	/usr/bin/python3 bench/net.py $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
