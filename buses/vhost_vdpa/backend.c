@@ -186,13 +186,20 @@ int vu_backend_accept(struct vu_backend *b)
 	return 0;
 }
 
+/*
+ * Messages handled per wakeup: a front end that floods its socket gets
+ * the rest at the next round of the embedder's (level-triggered) loop,
+ * after every other fd, instead of holding the control thread.
+ */
+#define VU_MSGS_PER_CALL 64
+
 int vu_backend_handle(struct vu_backend *b)
 {
-	int ret;
+	int ret = 0;
 
 	if (b->conn_fd < 0)
 		return -ENOTCONN;
-	for (;;) {
+	for (int i = 0; i < VU_MSGS_PER_CALL; i++) {
 		ret = vu_msg_recv(b->conn_fd, &b->rx);
 		if (ret <= 0)
 			break;
