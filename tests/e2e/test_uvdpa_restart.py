@@ -311,8 +311,8 @@ def test_second_frontend_refused(workdir, hugepages, uvdpad):
             assert "exited" in str(e), e
         finally:
             second.stop()
-        out = second.output()
-        assert "virtio_user_dev_init fails" in out or "No probed ethernet devices" in out, out
+        # testpmd's own words depend on how far it got before it was
+        # stopped; uvdpad's log says what happened to the connection
         wait_until(lambda: log_count(uvdpad, r"net0: refused a second front end") >= 2,
                    10, "the second refusal in the log")
 
