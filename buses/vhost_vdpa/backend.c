@@ -75,7 +75,6 @@ struct vu_backend *vu_backend_new(struct vdpa_device *vdev,
 	b->cfg.path = b->path;
 	b->listen_fd = b->conn_fd = b->backend_req_fd = b->event_fd = -1;
 	b->nvrings = vdev->nvqs;
-	b->status_synth = true;
 	vdpa_iotlb_init(&b->iotlb, VU_MAX_MEM_SLOTS);
 	b->vrings = calloc(b->nvrings, sizeof(*b->vrings));
 	b->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -239,6 +238,5 @@ void vu_backend_disconnect(struct vu_backend *b)
 	b->proto_negotiated = false;
 	b->protocol_features = 0;
 	b->proto_set = false;
-	b->status_synth = true;
 	__atomic_store_n(&b->mtu, 0, __ATOMIC_RELAXED);
 }

@@ -98,12 +98,8 @@ static int vu_reset_device(struct vu_backend *b, uint32_t flags)
 	return ret;
 }
 
-static int h_reset_owner(struct vu_backend *b, struct vu_msg *msg)
-{
-	return vu_reset_device(b, 0);
-}
-
-static int h_reset_device(struct vu_backend *b, struct vu_msg *msg)
+/* RESET_OWNER (deprecated) and RESET_DEVICE alike */
+static int h_reset(struct vu_backend *b, struct vu_msg *msg)
 {
 	return vu_reset_device(b, 0);
 }
@@ -335,8 +331,6 @@ static int h_set_protocol_features(struct vu_backend *b, struct vu_msg *msg)
 		return -EINVAL;
 	b->protocol_features = msg->payload.u64;
 	b->proto_set = true;
-	b->status_synth =
-		!(b->protocol_features & BIT_ULL(VU_PROTOCOL_F_STATUS));
 	return 0;
 }
 
@@ -445,7 +439,7 @@ static const struct vu_handler vu_handlers[VU_REQUEST_MAX] = {
 	ROW(VU_SET_FEATURES, h_set_features, FDS_NONE, 8, false,
 	    "set_driver_features (+ACCESS_PLATFORM); set_status if ours"),
 	ROW(VU_SET_OWNER, h_nop, FDS_NONE, 0, false, "-"),
-	ROW(VU_RESET_OWNER, h_reset_owner, FDS_NONE, 0, false, "reset"),
+	ROW(VU_RESET_OWNER, h_reset, FDS_NONE, 0, false, "reset"),
 	ROW(VU_SET_MEM_TABLE, h_set_mem_table, FDS_TABLE, 8, false, "set_map"),
 	ROW(VU_SET_VRING_NUM, h_set_vring_num, FDS_NONE, 8, false,
 	    "set_vq_num, at start"),
@@ -476,7 +470,7 @@ static const struct vu_handler vu_handlers[VU_REQUEST_MAX] = {
 	    "get_config"),
 	ROW(VU_SET_CONFIG, h_set_config, FDS_NONE, VU_CONFIG_HDR_SIZE, false,
 	    "set_config"),
-	ROW(VU_RESET_DEVICE, h_reset_device, FDS_NONE, 0, false, "reset"),
+	ROW(VU_RESET_DEVICE, h_reset, FDS_NONE, 0, false, "reset"),
 	ROW(VU_GET_MAX_MEM_SLOTS, h_get_max_mem_slots, FDS_NONE, 0, true, "-"),
 	ROW(VU_ADD_MEM_REG, h_add_mem_reg, FDS_ONE,
 	    sizeof(struct vu_mem_single), false, "set_map"),

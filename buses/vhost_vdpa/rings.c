@@ -50,7 +50,7 @@ static int vu_ring_start(struct vu_backend *b, unsigned int idx)
 
 	if (!b->vrings[idx].addr_set || !b->vrings[idx].num)
 		return -EINVAL; /* kicked before it was described */
-	if (b->status_synth && !(status & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (vu_status_synth(b) && !(status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return -EINVAL; /* kicked before SET_FEATURES */
 	if (running && (ret = vdpa_suspend(vdev)))
 		return ret;
@@ -63,7 +63,7 @@ static int vu_ring_start(struct vu_backend *b, unsigned int idx)
 	if (ret)
 		return ret;
 	b->vrings[idx].ready = true;
-	if (b->status_synth && !(status & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (vu_status_synth(b) && !(status & VIRTIO_CONFIG_S_DRIVER_OK))
 		ret = vdpa_set_status(vdev, status | VIRTIO_CONFIG_S_DRIVER_OK);
 	return ret;
 }
@@ -107,7 +107,7 @@ int vu_features_apply(struct vu_backend *b)
 	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    vdev->config->get_driver_features(vdev) == f)
 		return 0; /* QEMU sends the same features more than once */
-	if (!b->status_synth)
+	if (!vu_status_synth(b))
 		return vdpa_set_features(vdev, f);
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
 		return -EBUSY;

@@ -49,7 +49,6 @@ struct vu_backend {
 	bool proto_negotiated; /* bit 30 acked */
 	uint64_t protocol_features;
 	bool proto_set; /* SET_PROTOCOL_FEATURES came */
-	bool status_synth; /* status is ours to drive (no F_STATUS) */
 	uint16_t mtu;
 
 	struct vu_region *regions;
@@ -60,6 +59,12 @@ struct vu_backend {
 	unsigned int nvrings;
 	int backend_req_fd;
 };
+
+/* Without F_STATUS the back end drives the device status itself. */
+static inline bool vu_status_synth(const struct vu_backend *b)
+{
+	return !(b->protocol_features & (1ULL << VU_PROTOCOL_F_STATUS));
+}
 
 void vu_log(struct vu_backend *b, enum vu_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
