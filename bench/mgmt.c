@@ -24,6 +24,8 @@
 
 #include <uvdpa/mgmt.h>
 
+#include "bench.h"
+
 #define NDEV 1000
 
 static char build[1024] = "build";
@@ -31,14 +33,6 @@ static char base[] = "/tmp/uvdpa-bench-XXXXXX";
 static char sock_path[1200];
 static pid_t daemon_pid;
 static unsigned int seq;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int nl_open(void)
 {

@@ -27,6 +27,8 @@
 #include <uvdpa/virtio_dev.h>
 #include <uvdpa/worker.h>
 
+#include "bench.h"
+
 #define ARENA (8u << 20)
 #define IOVA 0x40000000ull
 #define BLK_IO 4096
@@ -36,31 +38,6 @@
 #define NET_QSIZE 256
 
 static double run_seconds = 2.0;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
 
 /* Workers are named "<pool>-<i>": pin each to its own CPU, from 1 on. */
 static void pin_workers(const char *prefix, int ncpu)

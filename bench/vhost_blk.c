@@ -28,6 +28,8 @@
 #include <uvdpa/uapi.h>
 #include <uvdpa/vu_frontend.h>
 
+#include "bench.h"
+
 #define BLOCK 4096
 #define QSIZE 256 /* two descriptors a request: depth 128 fills it */
 #define MAX_QD 128
@@ -59,22 +61,6 @@ struct bench {
 	uint64_t fill_next; /* --fill: the next block */
 	bool filling;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double self_cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* utime + stime of @pid, all threads, in seconds; -1 if unreadable. */
 static double pid_cpu_s(int pid)
@@ -274,13 +260,7 @@ static int bench_setup(struct bench *b, const struct opts *o)
 
 static void pin(int cpu)
 {
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
+	if (cpu >= 0 && pin_self(cpu))
 		perror("sched_setaffinity");
 }
 
@@ -326,11 +306,11 @@ static int do_load(struct bench *b, struct opts *o)
 	if (!run_until(b, o, now_s() + WARMUP_S))
 		return -ETIMEDOUT;
 	done0 = b->done, kicks0 = b->kicks, sleeps0 = b->sleeps;
-	t0 = now_s(), c0 = self_cpu_s(), p0 = pid_cpu_s(o->pid);
+	t0 = now_s(), c0 = cpu_s(), p0 = pid_cpu_s(o->pid);
 	s0 = sys_busy_s();
 	if (!run_until(b, o, t0 + o->seconds))
 		return -ETIMEDOUT;
-	t1 = now_s(), c1 = self_cpu_s(), p1 = pid_cpu_s(o->pid);
+	t1 = now_s(), c1 = cpu_s(), p1 = pid_cpu_s(o->pid);
 	s1 = sys_busy_s();
 	done0 = b->done - done0;
 	fe = (c1 - c0) / (t1 - t0);
