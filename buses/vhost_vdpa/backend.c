@@ -71,9 +71,14 @@ struct vu_backend *vu_backend_new(struct vdpa_device *vdev,
 		goto out_err;
 	b->vdev = vdev;
 	b->cfg = *cfg;
-	snprintf(b->path, sizeof(b->path), "%s", cfg->path);
-	b->cfg.path = b->path;
 	b->listen_fd = b->conn_fd = b->backend_req_fd = b->event_fd = -1;
+	/* a cut path could name another device's socket: refuse it whole */
+	ret = -ENAMETOOLONG;
+	if (strlen(cfg->path) >= sizeof(b->path))
+		goto out_free;
+	ret = -ENOMEM;
+	memcpy(b->path, cfg->path, strlen(cfg->path) + 1);
+	b->cfg.path = b->path;
 	b->nvrings = vdev->nvqs;
 	vdpa_iotlb_init(&b->iotlb, VU_MAX_MEM_SLOTS);
 	b->vrings = calloc(b->nvrings, sizeof(*b->vrings));

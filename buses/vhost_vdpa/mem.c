@@ -79,23 +79,32 @@ static int vu_mem_apply(struct vu_backend *b, const struct vu_region *regions,
 {
 	const struct vdpa_config_ops *ops = b->vdev->config;
 	struct vdpa_iotlb tlb;
+	unsigned int as = 0;
 	int ret = 0;
 
 	if (!ops->set_map)
 		return -EOPNOTSUPP; /* every uvdpa parent has set_map today */
 	vdpa_iotlb_init(&tlb, VU_MAX_MEM_SLOTS);
+
 	for (unsigned int i = 0; i < n && !ret; i++)
 		ret = vdpa_iotlb_add(&tlb, regions[i].gpa, regions[i].size,
 				     regions[i].hva, VDPA_PERM_RW);
-	for (unsigned int as = 0; as < b->vdev->nas && !ret; as++)
+	for (; as < b->vdev->nas && !ret; as++)
 		ret = ops->set_map(b->vdev, as, &tlb);
-	if (!ret) {
-		vdpa_iotlb_clear(&b->iotlb);
-		b->iotlb = tlb;
-	} else {
+	if (ret) {
+		/*
+		 * Spaces that took the new map (and the one that failed, which
+		 * the parent may have emptied) go back to the old one before
+		 * the caller unmaps the new regions.
+		 */
+		for (unsigned int k = 0; k < as; k++)
+			ops->set_map(b->vdev, k, &b->iotlb);
 		vdpa_iotlb_clear(&tlb);
+		return ret;
 	}
-	return ret;
+	vdpa_iotlb_clear(&b->iotlb);
+	b->iotlb = tlb;
+	return 0;
 }
 
 static int vu_regions_reserve(struct vu_backend *b)

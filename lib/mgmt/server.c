@@ -307,6 +307,17 @@ static bool mgmt_is_admin(const struct mgmt_server *srv,
 	return peer->uid == 0 || peer->uid == srv->admin_uid;
 }
 
+/* nla_strcmp() == 0: the whole payload, a trailing NUL aside, is @s. */
+static bool attr_is_str(const struct nlattr *a, const char *s)
+{
+	const char *p = mnl_attr_get_payload(a);
+	size_t len = mnl_attr_get_payload_len(a);
+
+	if (len && p[len - 1] == '\0')
+		len--;
+	return len == strlen(s) && !memcmp(p, s, len);
+}
+
 /* The generic netlink controller, for the one family served here. */
 static int mgmt_ctrl_getfamily(struct mgmt_req *req)
 {
@@ -317,8 +328,7 @@ static int mgmt_ctrl_getfamily(struct mgmt_req *req)
 
 	if (req->genl->cmd != CTRL_CMD_GETFAMILY)
 		return -EOPNOTSUPP;
-	if (name && strncmp(mnl_attr_get_payload(name), VDPA_GENL_NAME,
-			    mnl_attr_get_payload_len(name)))
+	if (name && !attr_is_str(name, VDPA_GENL_NAME))
 		return -ENOENT;
 	if (id && (mnl_attr_get_payload_len(id) != 2 ||
 		   mnl_attr_get_u16(id) != UVDPA_GENL_FAMILY_ID))

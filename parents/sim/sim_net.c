@@ -28,6 +28,12 @@
 #define SIM_NET_NVQS 3
 #define SIM_NET_BUDGET 256 /* frames per serve call, then other queues */
 /*
+ * The largest frame copied: a 64 KiB IP packet in a VLAN-tagged Ethernet
+ * frame. A driver may describe any length; a worker shared with other
+ * devices does not copy gigabytes for it.
+ */
+#define SIM_NET_MAX_FRAME (65535 + 14 + 4)
+/*
  * The kernel's config size (reference §4.2): fixed, so it does not follow
  * the build host's linux-libc-dev.
  */
@@ -67,7 +73,7 @@ static uint32_t sim_net_vq_group(uint16_t idx)
 
 /* Per-batch counts, added to the shared counters once per batch. */
 struct net_batch {
-	uint64_t tx_pkts, tx_bytes;
+	uint64_t tx_pkts, tx_bytes, tx_errors;
 	uint64_t rx_pkts, rx_bytes, rx_errors, rx_overruns, rx_drops;
 };
 
@@ -115,6 +121,7 @@ static void net_stats_add(struct sim_net *net, const struct net_batch *b)
 {
 	sim_stat_add(&net->st.tx_pkts, b->tx_pkts);
 	sim_stat_add(&net->st.tx_bytes, b->tx_bytes);
+	sim_stat_add(&net->st.tx_errors, b->tx_errors);
 	sim_stat_add(&net->st.rx_pkts, b->rx_pkts);
 	sim_stat_add(&net->st.rx_bytes, b->rx_bytes);
 	sim_stat_add(&net->st.rx_errors, b->rx_errors);
@@ -175,6 +182,10 @@ static bool net_loop_batch(struct sim_net *net, struct vq_elem *te,
 	for (t = 0; t < nt; t++) {
 		b->tx_pkts++;
 		b->tx_bytes += te[t].out_len;
+		if (te[t].out_len > hdr_len + SIM_NET_MAX_FRAME) {
+			b->tx_errors++; /* completed with length 0, not copied */
+			continue;
+		}
 		if (!net_filter(net, &te[t], hdr_len)) {
 			b->rx_drops++;
 			continue;

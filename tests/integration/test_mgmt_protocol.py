@@ -30,6 +30,18 @@ def test_getfamily(client):
     assert end.error == 0
 
 
+def test_getfamily_prefix_is_not_the_name(client):
+    # the kernel compares whole names (nla_strcmp): "vd" is not "vdpa"
+    for name in (b"vd", b"v", b"", b"vdpa\0x"):
+        got, end = client.transact(nl.GENL_ID_CTRL, nl.CTRL_CMD_GETFAMILY,
+                                   nl.attr(nl.CTRL_ATTR_FAMILY_NAME, name))
+        assert got == [] and end.error == -errno.ENOENT, name
+    # without its NUL, the whole name still matches
+    got, end = client.transact(nl.GENL_ID_CTRL, nl.CTRL_CMD_GETFAMILY,
+                               nl.attr(nl.CTRL_ATTR_FAMILY_NAME, b"vdpa"))
+    assert len(got) == 1 and end.error == 0
+
+
 def test_getfamily_unknown(client):
     got, end = client.transact(nl.GENL_ID_CTRL, nl.CTRL_CMD_GETFAMILY,
                                nl.strz(nl.CTRL_ATTR_FAMILY_NAME, "nl80211"))

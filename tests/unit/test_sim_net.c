@@ -524,6 +524,32 @@ static void net_big_frame(void **state)
 	assert_int_equal(vstat(e, RXQ, "rx errors"), 0);
 }
 
+/*
+ * A frame over 64 KiB + a VLAN-tagged Ethernet header is not copied, even
+ * with room for it: counted as a TX error, no RX; a largest one still is.
+ */
+static void net_oversized_frame(void **state)
+{
+	struct net_env *e = *state;
+	const uint32_t hdr = 12, max = 65535 + 14 + 4;
+	struct buf *r = rx_post(e, 2 * (hdr + max + 1), 4), *f;
+
+	test_drv_kick(&e->d, RXQ);
+	f = frame(e, BCAST, hdr + max + 1, 30);
+	tx(e, f);
+	test_drv_kick(&e->d, TXQ);
+	tx_done(e, &f, 1);
+	rx_none(e);
+	assert_int_equal(vstat(e, TXQ, "tx errors"), 1);
+	assert_int_equal(vstat(e, RXQ, "rx packets"), 0);
+	f = frame(e, BCAST, hdr + max, 31);
+	tx(e, f);
+	test_drv_kick(&e->d, TXQ);
+	tx_done(e, &f, 1);
+	rx_expect(e, r, f);
+	assert_int_equal(vstat(e, TXQ, "tx errors"), 1);
+}
+
 /* Another unicast MAC is dropped; a short frame too. */
 static void net_filter(void **state)
 {
@@ -1075,6 +1101,7 @@ int main(void)
 		T(net_no_access_platform),
 		T(net_loopback_accepts),
 		T(net_big_frame),
+		T(net_oversized_frame),
 		T(net_filter),
 		T(net_header_v1),
 		TS(net_header_legacy, net_setup_legacy),

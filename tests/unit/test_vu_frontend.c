@@ -1386,6 +1386,30 @@ static void test_readable_kick_fd(void **state)
 	assert_true(spin < 0.1);
 }
 
+/*
+ * A socket path longer than a UNIX address holds is refused whole: cut
+ * short, it could name another device's socket, which bind would replace.
+ */
+static void test_path_too_long(void **state)
+{
+	struct env *e = *state;
+	struct vdpa_device *vdev =
+		test_dev_add(&e->tb, e->tb.blk, "blk9", NULL);
+	char path[200], cut[108];
+	struct vu_backend_cfg cfg = { .owner = (uid_t)-1, .group = (gid_t)-1 };
+	int err = 0;
+
+	assert_non_null(vdev);
+	snprintf(path, sizeof(path), "%s/%0120d", e->dir, 0);
+	memcpy(cut, path, sizeof(cut) - 1);
+	cut[sizeof(cut) - 1] = '\0';
+	cfg.path = path;
+	assert_null(vu_backend_new(vdev, &cfg, &err));
+	assert_int_equal(err, -ENAMETOOLONG);
+	assert_int_equal(access(cut, F_OK), -1); /* nothing bound there */
+	assert_int_equal(vdpa_dev_del(e->tb.bus, "blk9", NULL), 0);
+}
+
 /* Each test gets fresh devices, back ends and back-end thread. */
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 
@@ -1417,6 +1441,7 @@ int main(void)
 		T(test_hangup_in_flight),
 		T(test_blocking_call_fd),
 		T(test_readable_kick_fd),
+		T(test_path_too_long),
 	};
 	/* clang-format on */
 	int ret = cmocka_run_group_tests(tests, NULL, NULL);
