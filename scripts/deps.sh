@@ -6,6 +6,9 @@ set -euo pipefail
 PACKAGES=(
 	gcc make pkg-config meson ninja-build	# build
 	libmnl-dev				# netlink messages (daemon, CLI)
+	liburing-dev				# blk parent and TAP data paths
+	libfuse3-dev fuse3			# virtio_vdpa: blk devices as files
+	libnbd-dev				# blk parent on NBD servers
 	libcmocka-dev				# unit tests
 	python3-pytest				# daemon and CLI tests
 	clang-format				# make format-check

@@ -23,6 +23,9 @@ PACKAGES=(
 	gzip
 	kmod			# depmod/modprobe: the guest modules' load order
 	dpdk-dev		# dpdk-testpmd (virtio-user and the vhost PMD)
+	fio			# load and verify on the virtio bus's files
+	nbdkit			# an NBD server for the blk parent (qemu-nbd: qemu-utils)
+	e2fsprogs util-linux iproute2	# mkfs.ext4, losetup, ip netns
 	python3-pytest		# the tests themselves
 )
 

@@ -35,6 +35,23 @@
 #define UVDPA_CMD_EXT_FIRST 0x80
 #define UVDPA_CMD_EXT_LAST 0xfe
 
+/*
+ * Bind a device to a bus driver: VDPA_ATTR_DEV_NAME, UVDPA_ATTR_DEV_DRIVER.
+ * Sets the driver_override and rebinds (driverctl set-override); the
+ * override is kept in the state dir. Admin.
+ */
+#define UVDPA_CMD_DEV_BIND 0x80
+/*
+ * Unbind a device: VDPA_ATTR_DEV_NAME. The override becomes "none", so no
+ * driver takes it, also after a restart, until it is bound again. Admin.
+ */
+#define UVDPA_CMD_DEV_UNBIND 0x81
+/*
+ * Resize a block device: VDPA_ATTR_DEV_NAME, UVDPA_ATTR_BLK_CAPACITY. The
+ * driver side is told through the config interrupt. Admin.
+ */
+#define UVDPA_CMD_DEV_RESIZE 0x82
+
 /* ---- extension attributes (nla_type is 14 bits) ---- */
 #define UVDPA_ATTR_EXT_FIRST 0x1000
 #define UVDPA_ATTR_EXT_LAST 0x3fff
@@ -51,6 +68,23 @@
 #define UVDPA_ATTR_DEV_SOCK_OWNER 0x1002
 #define UVDPA_ATTR_DEV_SOCK_GROUP 0x1003
 #define UVDPA_ATTR_DEV_SOCK_MODE 0x1004
+/* dev add: the TAP interface name under virtio_vdpa (string, < 16 bytes) */
+#define UVDPA_ATTR_DEV_IFNAME 0x1005
+/*
+ * UVDPA_ATTR_DEV_DRIVER (0x1000) is also a request attribute: on dev add
+ * and UVDPA_CMD_DEV_BIND, the bus driver to bind ("none": no driver).
+ */
+
+/* ---- the `blk` management device's attributes (dev add) ---- */
+#define UVDPA_ATTR_BLK_PATH 0x1010 /* string: file, block device, NBD URI */
+#define UVDPA_ATTR_BLK_READONLY 0x1011 /* u8 0/1 */
+#define UVDPA_ATTR_BLK_NUM_QUEUES 0x1012 /* u16 */
+#define UVDPA_ATTR_BLK_QUEUE_SIZE 0x1013 /* u16 */
+#define UVDPA_ATTR_BLK_DIRECT 0x1014 /* u8 0/1 */
+#define UVDPA_ATTR_BLK_WRITEBACK 0x1015 /* u8 0/1 */
+#define UVDPA_ATTR_BLK_SERIAL 0x1016 /* string, up to 20 bytes */
+#define UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE 0x1017 /* u32: 512 or 4096 */
+#define UVDPA_ATTR_BLK_CAPACITY 0x1018 /* u64: bytes */
 
 /*
  * The runtime directory a client should look in, in order: @env_dir

@@ -307,8 +307,25 @@ struct vdpa_dev_set_config {
 		uint16_t mtu;
 		uint16_t max_vq_pairs;
 	} net;
+	/* the `blk` parent's (uvdpa extension attributes, uvdpa/mgmt.h) */
+	struct {
+		const char *path; /* file, block device or NBD URI */
+		const char *serial; /* NULL: none given */
+		uint64_t capacity; /* bytes; 0: the size of @path */
+		uint32_t logical_block_size; /* 512 or 4096 */
+		uint16_t num_queues;
+		uint16_t queue_size;
+		bool readonly;
+		bool direct; /* O_DIRECT */
+		bool writeback; /* volatile write cache (CONFIG_WCE) */
+	} blk;
 	uint64_t mask; /* BIT_ULL(VDPA_ATTR_*) of each attribute given */
+	/* UVDPA_EXT_BIT(UVDPA_ATTR_*) of each extension attribute given */
+	uint64_t ext_mask;
 };
+
+/* The bit of an extension attribute in ext_mask and ext_attr_mask. */
+#define UVDPA_EXT_BIT(type) BIT_ULL((type)-0x1000)
 
 /**
  * struct vdpa_mgmtdev_ops - what a parent implements to create devices.
@@ -317,6 +334,9 @@ struct vdpa_dev_set_config {
  *	with a message in @ext where useful.
  * @dev_del: call _vdpa_unregister_device() on @vdev.
  * @dev_set_attr: optional; apply the attributes in @config->mask.
+ * @dev_resize: optional; change the capacity of a block device to
+ *	@capacity bytes, update its config and raise the config interrupt.
+ *	bus->lock is held.
  */
 struct vdpa_mgmtdev_ops {
 	int (*dev_add)(struct vdpa_mgmt_dev *mdev, const char *name,
@@ -327,6 +347,8 @@ struct vdpa_mgmtdev_ops {
 			    struct vdpa_device *vdev,
 			    const struct vdpa_dev_set_config *config,
 			    struct vdpa_extack *ext);
+	int (*dev_resize)(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdev,
+			  uint64_t capacity, struct vdpa_extack *ext);
 };
 
 struct vdpa_mgmt_dev {
@@ -335,6 +357,8 @@ struct vdpa_mgmt_dev {
 	const struct vdpa_mgmtdev_ops *ops;
 	const uint32_t *id_table; /* virtio device ids, 0-terminated */
 	uint64_t config_attr_mask;
+	/* extension attributes taken besides the bus drivers' (UVDPA_EXT_BIT) */
+	uint64_t ext_attr_mask;
 	uint64_t supported_features;
 	uint32_t max_supported_vqs;
 
