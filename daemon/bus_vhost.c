@@ -128,6 +128,7 @@ static int vhost_probe(struct vdpa_device *vdev)
 	struct daemon *d =
 		container_of(vdev->driver, struct daemon, vhost_driver);
 	struct vhost_bind *vb = calloc(1, sizeof(*vb));
+	struct dev_rec *r = state_dev(d, vdev->name);
 	char path[PATH_MAX + 32];
 	struct vu_backend_cfg cfg = {
 		.path = path,
@@ -140,14 +141,21 @@ static int vhost_probe(struct vdpa_device *vdev)
 
 	if (!vb)
 		return ret;
+	if (r && r->opts.has_owner)
+		cfg.owner = r->opts.owner;
+	if (r && r->opts.has_group)
+		cfg.group = r->opts.group;
+	if (r && r->opts.has_mode)
+		cfg.mode = r->opts.mode;
 	vb->d = d;
 	vb->listen_w.fd = vb->conn_w.fd = vb->event_w.fd = -1;
 	snprintf(path, sizeof(path), "%s/vhost-vdpa-%u", d->opts.runtime_dir,
 		 vdev->index);
 	vb->b = vu_backend_new(vdev, &cfg, &ret);
 	if (!vb->b || (ret = vhost_watch_all(vb))) {
-		log_err("%s: cannot serve %s: %s", vdev->name, path,
-			strerror(-ret));
+		vdpa_extack_set(&d->probe_ext, "%s: cannot serve %s: %s",
+				vdev->name, path, strerror(-ret));
+		log_err("%s", d->probe_ext.msg);
 		vhost_bind_free(vb);
 		return ret;
 	}
@@ -173,30 +181,6 @@ void bus_vhost_init(struct daemon *d)
 		.probe = vhost_probe,
 		.remove = vhost_remove,
 	};
-}
-
-int bus_vhost_set_perms(struct vdpa_device *vdev, const struct mgmt_dev_opts *o,
-			struct vdpa_extack *ext)
-{
-	struct vhost_bind *vb = vdev->driver_data;
-	int ret;
-
-	if (!vb) {
-		vdpa_extack_set(ext,
-				"owner, group and mode are those of a "
-				"vhost_vdpa socket: %s has none",
-				vdev->name);
-		return -EINVAL;
-	}
-	ret = vu_backend_set_perms(vb->b, o->has_owner ? o->owner : (uid_t)-1,
-				   o->has_group ? o->group : (gid_t)-1,
-				   o->has_mode ? o->mode : 0);
-	if (ret)
-		vdpa_extack_set(ext,
-				"cannot set the owner, group or mode of "
-				"%s: %s",
-				vu_backend_path(vb->b), strerror(-ret));
-	return ret;
 }
 
 const char *bus_vhost_endpoint(struct vdpa_device *vdev)

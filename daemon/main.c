@@ -299,34 +299,6 @@ static int register_parents(struct daemon *d)
 	return 0;
 }
 
-/* `dev show` extras: the bound bus driver and where it serves. */
-static void daemon_dev_info(void *ctx, struct vdpa_device *vdev,
-			    struct mgmt_dev_info *info)
-{
-	struct daemon *d = ctx;
-
-	if (vdev->driver == &d->vhost_driver)
-		info->endpoint = bus_vhost_endpoint(vdev);
-}
-
-/* `dev add ... owner/group/mode`: the bus driver's socket. */
-static int daemon_dev_new(void *ctx, struct vdpa_device *vdev,
-			  const struct mgmt_dev_opts *opts,
-			  struct vdpa_extack *ext)
-{
-	struct daemon *d = ctx;
-
-	if (vdev->driver != &d->vhost_driver) {
-		vdpa_extack_set(ext,
-				"owner, group and mode are those of a "
-				"vhost_vdpa socket: %s is not bound to "
-				"vhost_vdpa",
-				vdev->name);
-		return -EINVAL;
-	}
-	return bus_vhost_set_perms(vdev, opts, ext);
-}
-
 static int setup_bus(struct daemon *d)
 {
 	int ret;
@@ -337,8 +309,7 @@ static int setup_bus(struct daemon *d)
 		return -ENOMEM;
 	/* new devices bind to the default driver; "none" leaves them be */
 	d->bus->autoprobe = strcmp(d->opts.default_driver, "none") != 0;
-	bus_vhost_init(d);
-	ret = vdpa_register_driver(d->bus, &d->vhost_driver);
+	ret = daemon_register_drivers(d);
 	if (!ret)
 		ret = register_parents(d);
 	if (ret)
@@ -346,8 +317,7 @@ static int setup_bus(struct daemon *d)
 	d->mgmt = mgmt_server_new(d->bus, geteuid());
 	if (!d->mgmt)
 		return -ENOMEM;
-	mgmt_server_set_dev_info(d->mgmt, daemon_dev_info, d);
-	mgmt_server_set_dev_new(d->mgmt, daemon_dev_new, d);
+	mgmt_server_set_hooks(d->mgmt, &daemon_mgmt_hooks, d);
 	return 0;
 }
 
@@ -365,6 +335,7 @@ static int daemon_start(struct daemon *d)
 	if (make_dir(d->opts.state_dir, 0700))
 		log_warn("cannot create state dir %s: %s", d->opts.state_dir,
 			 strerror(errno));
+	state_load(d);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
@@ -415,6 +386,10 @@ static void daemon_stop(struct daemon *d)
 			vdpa_mgmtdev_unregister(d->sim_blk);
 		vdpa_bus_free(d->bus);
 	}
+#ifdef HAVE_VIRTIO_VDPA
+	bus_virtio_fini(d);
+#endif
+	state_free(d);
 	vdpasim_mgmtdev_free(d->sim_net);
 	vdpasim_mgmtdev_free(d->sim_blk);
 	vdpa_worker_pool_free(d->pool);
@@ -438,6 +413,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	list_init(&d.conns);
+	list_init(&d.devs);
+	list_init(&d.overrides);
 	if (parse_opts(&d.opts, argc, argv))
 		return 2;
 	ret = daemon_start(&d);

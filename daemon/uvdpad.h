@@ -25,6 +25,16 @@ struct daemon_opts {
 	gid_t sock_group; /* group "uvdpa", looked up once; -1: none */
 };
 
+/* A device's bus driver options, while it exists (state.c). */
+struct dev_rec {
+	struct list_head link;
+	char name[VDPA_NAME_MAX];
+	struct mgmt_dev_opts opts; /* driver and ifname: NULL here */
+	char ifname[16]; /* "": the device's name */
+};
+
+struct vv_blk_fs;
+
 struct daemon {
 	struct daemon_opts opts;
 	int epfd;
@@ -40,8 +50,16 @@ struct daemon {
 	struct vdpa_worker_pool *pool;
 	struct vdpa_mgmt_dev *sim_net;
 	struct vdpa_mgmt_dev *sim_blk;
+	struct vdpa_mgmt_dev *blk;
 	struct mgmt_server *mgmt;
 	struct vdpa_driver vhost_driver;
+	struct vdpa_driver virtio_driver;
+	struct vv_blk_fs *blk_fs; /* $RUNTIME/blk while a file is in it */
+	/* why the last probe failed, for the management request's answer */
+	struct vdpa_extack probe_ext;
+
+	struct list_head devs; /* struct dev_rec */
+	struct list_head overrides; /* state.c */
 };
 
 int daemon_watch(struct daemon *d, struct watch *w, uint32_t events);
@@ -51,8 +69,28 @@ void daemon_unwatch(struct daemon *d, struct watch *w);
 /* The vhost_vdpa bus driver (bus_vhost.c). */
 void bus_vhost_init(struct daemon *d);
 const char *bus_vhost_endpoint(struct vdpa_device *vdev);
-int bus_vhost_set_perms(struct vdpa_device *vdev, const struct mgmt_dev_opts *o,
-			struct vdpa_extack *ext);
+
+/* The virtio_vdpa bus driver (bus_virtio.c). */
+void bus_virtio_init(struct daemon *d);
+const char *bus_virtio_endpoint(struct vdpa_device *vdev);
+void bus_virtio_fini(struct daemon *d);
+
+/* Binding and the management hooks (devices.c). */
+extern const struct mgmt_hooks daemon_mgmt_hooks;
+int daemon_register_drivers(struct daemon *d);
+
+/* Kept state (state.c). */
+void state_load(struct daemon *d);
+void state_free(struct daemon *d);
+int state_write_file(struct daemon *d, const char *file, const char *buf,
+		     size_t len);
+const char *state_override(struct daemon *d, const char *name);
+/* @driver NULL: forget the override. */
+int state_set_override(struct daemon *d, const char *name, const char *driver);
+struct dev_rec *state_dev(struct daemon *d, const char *name);
+struct dev_rec *state_dev_add(struct daemon *d, const char *name,
+			      const struct mgmt_dev_opts *opts);
+void state_dev_del(struct daemon *d, const char *name);
 
 /* The management socket (mgmt_sock.c). */
 int mgmt_sock_open(struct daemon *d);

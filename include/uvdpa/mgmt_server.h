@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <uvdpa/vdpa.h>
@@ -28,14 +29,12 @@ typedef int (*mgmt_send_cb)(void *ctx, const void *buf, size_t len);
 
 /*
  * Extra fields of `dev show` (uvdpa extensions, after iproute2's): the
- * daemon knows which bus driver serves a device and where. Optional.
+ * daemon knows which bus driver serves a device and where.
  */
 struct mgmt_dev_info {
 	const char *driver; /* bus driver name, NULL when unbound */
 	const char *endpoint; /* socket, interface or file; NULL: none */
 };
-typedef void (*mgmt_dev_info_cb)(void *ctx, struct vdpa_device *vdev,
-				 struct mgmt_dev_info *info);
 
 /* Bus driver options given to `dev add` (uvdpa extension attributes). */
 struct mgmt_dev_opts {
@@ -43,23 +42,37 @@ struct mgmt_dev_opts {
 	uint32_t owner; /* uid */
 	uint32_t group; /* gid */
 	uint32_t mode; /* permission bits, up to 07777 */
+	const char *driver; /* the bus driver to bind; NULL: the default */
+	const char *ifname; /* virtio_vdpa's TAP name; NULL: the device's */
 };
 
-/*
- * Called after a device was created with options, bus->lock held. An
- * error (with a message in @ext) deletes the device again.
+/**
+ * struct mgmt_hooks - what the daemon decides, the server asks. Every hook
+ * is optional and runs with bus->lock held for writing (dev_info: read).
+ * @dev_info: fill the `dev show` extras of @vdev.
+ * @dev_new: @vdev was just created, with autoprobe held off so that no
+ *	driver took it yet: record @opts, apply the driver override and
+ *	bind. An error (message in @ext) deletes the device again.
+ * @dev_del: @vdev is about to be deleted by a DEV_DEL request.
+ * @dev_bind: bind @vdev to the bus driver @driver, or leave it unbound
+ *	for "none" (UVDPA_CMD_DEV_BIND/UNBIND), remembering the choice.
  */
-typedef int (*mgmt_dev_new_cb)(void *ctx, struct vdpa_device *vdev,
-			       const struct mgmt_dev_opts *opts,
-			       struct vdpa_extack *ext);
+struct mgmt_hooks {
+	void (*dev_info)(void *ctx, struct vdpa_device *vdev,
+			 struct mgmt_dev_info *info);
+	int (*dev_new)(void *ctx, struct vdpa_device *vdev,
+		       const struct mgmt_dev_opts *opts,
+		       struct vdpa_extack *ext);
+	void (*dev_del)(void *ctx, struct vdpa_device *vdev);
+	int (*dev_bind)(void *ctx, struct vdpa_device *vdev, const char *driver,
+			struct vdpa_extack *ext);
+};
 
 /* @admin_uid: besides root, the user allowed to run admin commands. */
 struct mgmt_server *mgmt_server_new(struct vdpa_bus *bus, uid_t admin_uid);
 void mgmt_server_free(struct mgmt_server *srv);
-void mgmt_server_set_dev_info(struct mgmt_server *srv, mgmt_dev_info_cb cb,
-			      void *ctx);
-void mgmt_server_set_dev_new(struct mgmt_server *srv, mgmt_dev_new_cb cb,
-			     void *ctx);
+void mgmt_server_set_hooks(struct mgmt_server *srv,
+			   const struct mgmt_hooks *hooks, void *ctx);
 
 /*
  * Handle one record of @len bytes from @peer: every message in it, in

@@ -413,6 +413,7 @@ void vdpa_unregister_driver(struct vdpa_driver *drv);
  * Does not unbind. bus->lock taken.
  */
 int vdpa_set_driver_override(struct vdpa_device *vdev, const char *name);
+int _vdpa_set_driver_override(struct vdpa_device *vdev, const char *name);
 /* NULL when unset ("(null)" in sysfs). Caller holds bus->lock. */
 const char *vdpa_get_driver_override(const struct vdpa_device *vdev);
 

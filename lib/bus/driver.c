@@ -149,7 +149,7 @@ void vdpa_unregister_driver(struct vdpa_driver *drv)
 	vdpa_bus_unlock(bus);
 }
 
-int vdpa_set_driver_override(struct vdpa_device *vdev, const char *name)
+static int override_copy(const char *name, char **out)
 {
 	size_t len = name ? strlen(name) : 0;
 	char *copy = NULL;
@@ -163,11 +163,31 @@ int vdpa_set_driver_override(struct vdpa_device *vdev, const char *name)
 		if (!copy)
 			return -ENOMEM;
 	}
-	vdpa_bus_lock(vdev->bus);
+	*out = copy;
+	return 0;
+}
+
+int _vdpa_set_driver_override(struct vdpa_device *vdev, const char *name)
+{
+	char *copy;
+	int ret = override_copy(name, &copy);
+
+	assert(vdpa_bus_write_locked(vdev->bus));
+	if (ret)
+		return ret;
 	free(vdev->driver_override);
 	vdev->driver_override = copy;
-	vdpa_bus_unlock(vdev->bus);
 	return 0;
+}
+
+int vdpa_set_driver_override(struct vdpa_device *vdev, const char *name)
+{
+	int ret;
+
+	vdpa_bus_lock(vdev->bus);
+	ret = _vdpa_set_driver_override(vdev, name);
+	vdpa_bus_unlock(vdev->bus);
+	return ret;
 }
 
 const char *vdpa_get_driver_override(const struct vdpa_device *vdev)

@@ -95,8 +95,8 @@ static int dev_fill_ext(struct mgmt_req *req, struct nlmsghdr *nlh,
 		.driver = vdev->driver ? vdev->driver->name : NULL,
 	};
 
-	if (req->srv->dev_info)
-		req->srv->dev_info(req->srv->dev_info_ctx, vdev, &info);
+	if (req->srv->hooks.dev_info)
+		req->srv->hooks.dev_info(req->srv->hooks_ctx, vdev, &info);
 	if (info.driver &&
 	    mgmt_put_str(nlh, UVDPA_ATTR_DEV_DRIVER, info.driver))
 		return -EMSGSIZE;
@@ -155,6 +155,12 @@ static int req_device(struct mgmt_req *req, const char *unmanaged_msg,
 	}
 	*out = vdev;
 	return 0;
+}
+
+int mgmt_req_device(struct mgmt_req *req, const char *unmanaged_msg,
+		    struct vdpa_device **vdev)
+{
+	return req_device(req, unmanaged_msg, vdev);
 }
 
 static int dev_get_doit(struct mgmt_req *req)
@@ -386,17 +392,31 @@ static int vstats_fill(struct mgmt_req *req, struct vdpa_device *vdev,
 	return ret ? ret : mgmt_msg_end(req, m.nlh);
 }
 
+/*
+ * The kernel answers EOPNOTSUPP for every class but net; uvdpa's block
+ * parents keep per-queue counters too (an addition, DESIGN.md).
+ */
 static int vstats_check(struct mgmt_req *req, struct vdpa_device *vdev,
 			uint32_t index)
 {
-	if (vdev->config->get_device_id(vdev) != VIRTIO_ID_NET)
+	uint32_t id = vdev->config->get_device_id(vdev);
+
+	if (id != VIRTIO_ID_NET && id != VIRTIO_ID_BLOCK)
 		return -EOPNOTSUPP;
+	if (!vdev->config->get_vendor_vq_stats)
+		return -EOPNOTSUPP;
+	if (id == VIRTIO_ID_BLOCK) {
+		/* counters before negotiation are zeros, not an error */
+		if (index < vdev->nvqs)
+			return 0;
+		mgmt_err(req, "queue index exceeds the %u queues of %s",
+			 vdev->nvqs, vdev->name);
+		return -ERANGE;
+	}
 	if (index > VDPA_NET_CTRL_MQ_VQ_PAIRS_MAX) {
 		mgmt_err(req, "queue index exceeds max value");
 		return -ERANGE;
 	}
-	if (!vdev->config->get_vendor_vq_stats)
-		return -EOPNOTSUPP;
 	if (!(vdpa_get_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		mgmt_err(req, "feature negotiation not complete");
 		return -EAGAIN;
@@ -481,23 +501,37 @@ static int dev_new_config(struct mgmt_req *req, struct vdpa_dev_set_config *c)
 	 ((1ULL << VIRTIO_TRANSPORT_F_START) - 1))
 
 /* Bus driver attributes: every management device takes them. */
-static bool ext_is_bus_attr(unsigned int type)
+#define BUS_EXT_ATTRS                                                          \
+	(UVDPA_EXT_BIT(UVDPA_ATTR_DEV_DRIVER) |                                \
+	 UVDPA_EXT_BIT(UVDPA_ATTR_DEV_SOCK_OWNER) |                            \
+	 UVDPA_EXT_BIT(UVDPA_ATTR_DEV_SOCK_GROUP) |                            \
+	 UVDPA_EXT_BIT(UVDPA_ATTR_DEV_SOCK_MODE) |                             \
+	 UVDPA_EXT_BIT(UVDPA_ATTR_DEV_IFNAME))
+
+static const struct nlattr *ext_attr(const struct mgmt_req *req,
+				     unsigned int type)
 {
-	return type >= UVDPA_ATTR_DEV_SOCK_OWNER &&
-	       type <= UVDPA_ATTR_DEV_SOCK_MODE;
+	return req->ext[type - UVDPA_ATTR_EXT_FIRST];
+}
+
+static const char *ext_str(const struct mgmt_req *req, unsigned int type)
+{
+	const struct nlattr *a = ext_attr(req, type);
+
+	return a ? mnl_attr_get_str(a) : NULL; /* NUL-terminated (policy) */
 }
 
 /*
  * uvdpa's extension attributes, checked against what the management
- * device and the bus drivers take (not config_attr_mask): no parent takes
- * its own yet.
+ * device and the bus drivers take (not config_attr_mask).
  */
 static int dev_new_check_ext(struct mgmt_req *req, struct vdpa_mgmt_dev *m)
 {
+	uint64_t takes = BUS_EXT_ATTRS | m->ext_attr_mask;
 	unsigned int type = req->unknown_ext;
 
 	for (unsigned int i = 0; !type && i < MGMT_EXT_ATTRS; i++)
-		if (req->ext[i] && !ext_is_bus_attr(UVDPA_ATTR_EXT_FIRST + i))
+		if (req->ext[i] && !(takes & BIT_ULL(i)))
 			type = UVDPA_ATTR_EXT_FIRST + i;
 	if (type) {
 		mgmt_err(req, "Attribute 0x%x is not supported by %s", type,
@@ -507,10 +541,30 @@ static int dev_new_check_ext(struct mgmt_req *req, struct vdpa_mgmt_dev *m)
 	return 0;
 }
 
-static const struct nlattr *ext_attr(const struct mgmt_req *req,
-				     unsigned int type)
+/* The `blk` parent's attributes, into config->blk; the parent checks them. */
+static void dev_new_blk(struct mgmt_req *req, struct vdpa_dev_set_config *c)
 {
-	return req->ext[type - UVDPA_ATTR_EXT_FIRST];
+	const struct nlattr *a;
+
+	for (unsigned int i = 0; i < MGMT_EXT_ATTRS; i++)
+		if (req->ext[i])
+			c->ext_mask |= BIT_ULL(i);
+	c->blk.path = ext_str(req, UVDPA_ATTR_BLK_PATH);
+	c->blk.serial = ext_str(req, UVDPA_ATTR_BLK_SERIAL);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_READONLY)))
+		c->blk.readonly = mnl_attr_get_u8(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_DIRECT)))
+		c->blk.direct = mnl_attr_get_u8(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_WRITEBACK)))
+		c->blk.writeback = mnl_attr_get_u8(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_NUM_QUEUES)))
+		c->blk.num_queues = mnl_attr_get_u16(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_QUEUE_SIZE)))
+		c->blk.queue_size = mnl_attr_get_u16(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE)))
+		c->blk.logical_block_size = mnl_attr_get_u32(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_CAPACITY)))
+		c->blk.capacity = mnl_attr_get_u64(a);
 }
 
 /* The bus driver options of `dev add`. */
@@ -535,20 +589,36 @@ static int dev_new_opts(struct mgmt_req *req, struct mgmt_dev_opts *o)
 			return -EINVAL;
 		}
 	}
+	o->driver = ext_str(req, UVDPA_ATTR_DEV_DRIVER);
+	o->ifname = ext_str(req, UVDPA_ATTR_DEV_IFNAME);
 	return 0;
 }
 
-/* Hand the new device's options to the daemon; undo the add on error. */
-static int dev_new_apply_opts(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
-			      const char *name, const struct mgmt_dev_opts *o)
+/*
+ * Create the device with autoprobe held off, then let the daemon bind it
+ * with its options (driverctl's way: the override is set before any
+ * driver sees the device). bus->lock is held for writing.
+ */
+static int dev_new_add(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
+		       const char *name, const struct vdpa_dev_set_config *c,
+		       const struct mgmt_dev_opts *o)
 {
-	struct vdpa_device *vdev = vdpa_find_device(req_bus(req), name);
+	struct vdpa_bus *bus = req_bus(req);
+	const struct mgmt_hooks *h = &req->srv->hooks;
+	bool autoprobe = bus->autoprobe;
+	struct vdpa_device *vdev;
 	int ret;
 
-	if (!vdev || !req->srv->dev_new ||
-	    !(o->has_owner || o->has_group || o->has_mode))
+	if (h->dev_new)
+		bus->autoprobe = false;
+	ret = m->ops->dev_add(m, name, c, &req->ext_ack);
+	bus->autoprobe = autoprobe;
+	if (ret || !h->dev_new)
+		return ret;
+	vdev = vdpa_find_device(bus, name);
+	if (!vdev)
 		return 0;
-	ret = req->srv->dev_new(req->srv->dev_new_ctx, vdev, o, &req->ext_ack);
+	ret = h->dev_new(req->srv->hooks_ctx, vdev, o, &req->ext_ack);
 	if (ret)
 		m->ops->dev_del(m, vdev);
 	return ret;
@@ -598,6 +668,7 @@ static int dev_new_doit(struct mgmt_req *req)
 	ret = dev_new_config(req, &c);
 	if (!ret)
 		ret = dev_new_opts(req, &opts);
+	dev_new_blk(req, &c);
 	if (ret)
 		return ret;
 	vdpa_bus_lock(req_bus(req));
@@ -608,9 +679,7 @@ static int dev_new_doit(struct mgmt_req *req)
 	} else {
 		ret = dev_new_check_mgmtdev(req, m, &c);
 		if (!ret)
-			ret = m->ops->dev_add(m, name, &c, &req->ext_ack);
-		if (!ret)
-			ret = dev_new_apply_opts(req, m, name, &opts);
+			ret = dev_new_add(req, m, name, &c, &opts);
 	}
 	vdpa_bus_unlock(req_bus(req));
 	return ret;
@@ -620,7 +689,10 @@ static int dev_new_doit(struct mgmt_req *req)
 
 static int dev_del_doit(struct mgmt_req *req)
 {
+	const struct mgmt_hooks *h = &req->srv->hooks;
+	struct vdpa_device *vdev;
 	char name[VDPA_NAME_MAX];
+	int ret;
 
 	if (!req->tb[VDPA_ATTR_DEV_NAME])
 		return -EINVAL;
@@ -628,7 +700,18 @@ static int dev_del_doit(struct mgmt_req *req)
 		mgmt_err(req, "device not found");
 		return -ENODEV;
 	}
-	return vdpa_dev_del(req_bus(req), name, &req->ext_ack);
+	if (!h->dev_del)
+		return vdpa_dev_del(req_bus(req), name, &req->ext_ack);
+	vdpa_bus_lock(req_bus(req));
+	vdev = vdpa_find_device(req_bus(req), name);
+	ret = vdev && vdev->mdev ? 0 : -1;
+	if (!ret) {
+		h->dev_del(req->srv->hooks_ctx, vdev);
+		vdev->mdev->ops->dev_del(vdev->mdev, vdev);
+	}
+	vdpa_bus_unlock(req_bus(req));
+	/* not found or unmanaged: the bus's own answer and message */
+	return ret ? vdpa_dev_del(req_bus(req), name, &req->ext_ack) : 0;
 }
 
 /* ---- DEV_ATTR_SET ---- */
@@ -696,6 +779,13 @@ const struct mgmt_cmd mgmt_cmds[] = {
 	{ VDPA_CMD_DEV_VSTATS_GET, "dev_vstats_get", vstats_get_doit, NULL,
 	  true, false },
 	{ VDPA_CMD_DEV_ATTR_SET, "dev_attr_set", attr_set_doit, NULL, true,
+	  true },
+	/* uvdpa's own (cmds_ext.c) */
+	{ UVDPA_CMD_DEV_BIND, "dev_bind", mgmt_dev_bind_doit, NULL, true,
+	  true },
+	{ UVDPA_CMD_DEV_UNBIND, "dev_unbind", mgmt_dev_unbind_doit, NULL, true,
+	  true },
+	{ UVDPA_CMD_DEV_RESIZE, "dev_resize", mgmt_dev_resize_doit, NULL, true,
 	  true },
 };
 

@@ -10,16 +10,14 @@
 #include <uvdpa/mgmt.h>
 #include <uvdpa/mgmt_server.h>
 
-#define MGMT_EXT_ATTRS 16 /* extension attributes known: 0x1000.. */
+#define MGMT_EXT_ATTRS 32 /* extension attributes known: 0x1000.. */
 #define MGMT_MSG_SCRATCH 8192 /* one reply message is built here */
 
 struct mgmt_server {
 	struct vdpa_bus *bus;
 	uid_t admin_uid;
-	mgmt_dev_info_cb dev_info;
-	void *dev_info_ctx;
-	mgmt_dev_new_cb dev_new;
-	void *dev_new_ctx;
+	struct mgmt_hooks hooks;
+	void *hooks_ctx;
 };
 
 /* The record being sent back: messages are packed until it is full. */
@@ -56,6 +54,14 @@ struct mgmt_cmd {
 };
 
 extern const struct mgmt_cmd mgmt_cmds[];
+
+/* uvdpa's extension commands (cmds_ext.c). */
+int mgmt_dev_bind_doit(struct mgmt_req *req);
+int mgmt_dev_unbind_doit(struct mgmt_req *req);
+int mgmt_dev_resize_doit(struct mgmt_req *req);
+/* The device named by VDPA_ATTR_DEV_NAME, bus->lock held; message set. */
+int mgmt_req_device(struct mgmt_req *req, const char *unmanaged_msg,
+		    struct vdpa_device **vdev);
 extern const unsigned int mgmt_ncmds;
 
 /* Start a reply message of family vdpa with @cmd; NULL when out of room. */

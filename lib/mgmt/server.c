@@ -15,6 +15,7 @@
 
 enum mgmt_pol_type {
 	POL_NONE,
+	POL_U8,
 	POL_U16,
 	POL_U32,
 	POL_U64,
@@ -41,6 +42,26 @@ static const struct mgmt_policy mgmt_policy[UVDPA_ATTR_MAX + 1] = {
 	[VDPA_ATTR_DEV_FEATURES] = { .type = POL_U64 },
 };
 
+#define EXT(type) ((type)-UVDPA_ATTR_EXT_FIRST)
+
+/* uvdpa's extension attributes (uvdpa/mgmt.h); POL_NONE: not a request's */
+static const struct mgmt_policy ext_policy[MGMT_EXT_ATTRS] = {
+	[EXT(UVDPA_ATTR_DEV_DRIVER)] = { .type = POL_NUL_STRING },
+	[EXT(UVDPA_ATTR_DEV_SOCK_OWNER)] = { .type = POL_U32 },
+	[EXT(UVDPA_ATTR_DEV_SOCK_GROUP)] = { .type = POL_U32 },
+	[EXT(UVDPA_ATTR_DEV_SOCK_MODE)] = { .type = POL_U32 },
+	[EXT(UVDPA_ATTR_DEV_IFNAME)] = { .type = POL_NUL_STRING },
+	[EXT(UVDPA_ATTR_BLK_PATH)] = { .type = POL_NUL_STRING },
+	[EXT(UVDPA_ATTR_BLK_READONLY)] = { .type = POL_U8 },
+	[EXT(UVDPA_ATTR_BLK_NUM_QUEUES)] = { .type = POL_U16 },
+	[EXT(UVDPA_ATTR_BLK_QUEUE_SIZE)] = { .type = POL_U16 },
+	[EXT(UVDPA_ATTR_BLK_DIRECT)] = { .type = POL_U8 },
+	[EXT(UVDPA_ATTR_BLK_WRITEBACK)] = { .type = POL_U8 },
+	[EXT(UVDPA_ATTR_BLK_SERIAL)] = { .type = POL_NUL_STRING },
+	[EXT(UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE)] = { .type = POL_U32 },
+	[EXT(UVDPA_ATTR_BLK_CAPACITY)] = { .type = POL_U64 },
+};
+
 struct mgmt_server *mgmt_server_new(struct vdpa_bus *bus, uid_t admin_uid)
 {
 	struct mgmt_server *srv = calloc(1, sizeof(*srv));
@@ -57,18 +78,11 @@ void mgmt_server_free(struct mgmt_server *srv)
 	free(srv);
 }
 
-void mgmt_server_set_dev_info(struct mgmt_server *srv, mgmt_dev_info_cb cb,
-			      void *ctx)
+void mgmt_server_set_hooks(struct mgmt_server *srv,
+			   const struct mgmt_hooks *hooks, void *ctx)
 {
-	srv->dev_info = cb;
-	srv->dev_info_ctx = ctx;
-}
-
-void mgmt_server_set_dev_new(struct mgmt_server *srv, mgmt_dev_new_cb cb,
-			     void *ctx)
-{
-	srv->dev_new = cb;
-	srv->dev_new_ctx = ctx;
+	srv->hooks = hooks ? *hooks : (struct mgmt_hooks){ 0 };
+	srv->hooks_ctx = ctx;
 }
 
 /* ---- replies ---- */
@@ -226,28 +240,28 @@ static int mgmt_check_attr(struct mgmt_req *req, const struct nlattr *a,
 	const char *p = mnl_attr_get_payload(a);
 
 	if (type >= UVDPA_ATTR_EXT_FIRST && type <= UVDPA_ATTR_EXT_LAST) {
-		if (type >= UVDPA_ATTR_DEV_SOCK_OWNER &&
-		    type <= UVDPA_ATTR_DEV_SOCK_MODE && len != 4)
-			return mgmt_policy_err(req, "invalid attribute length",
-					       -EINVAL);
-		if (type - UVDPA_ATTR_EXT_FIRST < MGMT_EXT_ATTRS)
-			req->ext[type - UVDPA_ATTR_EXT_FIRST] = a;
-		else
+		if (EXT(type) >= MGMT_EXT_ATTRS ||
+		    ext_policy[EXT(type)].type == POL_NONE) {
 			req->unknown_ext = type;
-		return 0;
-	}
-	if (type > UVDPA_ATTR_MAX)
+			return 0;
+		}
+		pol = &ext_policy[EXT(type)];
+	} else if (type > UVDPA_ATTR_MAX) {
 		return strict ? mgmt_policy_err(req, "Unknown attribute type",
 						-EINVAL)
 			      : 0;
-	pol = &mgmt_policy[type];
+	} else {
+		pol = &mgmt_policy[type];
+	}
 	switch (pol->type) {
+	case POL_U8:
 	case POL_U16:
 	case POL_U32:
 	case POL_U64: {
-		static const size_t size[] = {
-			[POL_U16] = 2, [POL_U32] = 4, [POL_U64] = 8
-		};
+		static const size_t size[] = { [POL_U8] = 1,
+					       [POL_U16] = 2,
+					       [POL_U32] = 4,
+					       [POL_U64] = 8 };
 		int ret = mgmt_check_int(req, a, pol, size[pol->type]);
 
 		if (ret)
@@ -271,7 +285,10 @@ static int mgmt_check_attr(struct mgmt_req *req, const struct nlattr *a,
 	default:
 		break;
 	}
-	req->tb[type] = a;
+	if (type >= UVDPA_ATTR_EXT_FIRST)
+		req->ext[EXT(type)] = a;
+	else
+		req->tb[type] = a;
 	return 0;
 }
 

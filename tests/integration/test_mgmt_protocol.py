@@ -168,8 +168,24 @@ def test_dev_new_provisioned_features(client):
 
 
 def test_dev_new_extension_attr_refused(client):
-    end = add(client, "x", NET, nl.strz(0x1005, "y"))[1]
-    assert end.error == -errno.EOPNOTSUPP and "0x1005" in end.ext_msg
+    # an extension attribute nobody knows
+    end = add(client, "x", NET, nl.strz(0x1fff, "y"))[1]
+    assert end.error == -errno.EOPNOTSUPP and "0x1fff" in end.ext_msg
+    # the blk parent's path, given to a simulator that takes no path
+    end = add(client, "x", NET, nl.strz(0x1010, "/tmp"))[1]
+    assert end.error == -errno.EOPNOTSUPP and "0x1010" in end.ext_msg
+    assert "vdpasim_net" in end.ext_msg
+    assert not client.vdpa("DEV_GET", nl.strz("DEV_NAME", "x"))[0]
+
+
+def test_dev_new_extension_attr_policy(client):
+    # a u8 attribute of two bytes: refused by the policy, before any handler
+    end = add(client, "x", NET, nl.attr(0x1011, b"\x01\x00"))[1]
+    assert end.error == -errno.EINVAL
+    assert end.ext_msg == "invalid attribute length"
+    # a string attribute without its NUL
+    end = add(client, "x", NET, nl.attr(0x1005, b"tap0"))[1]
+    assert end.error == -errno.EINVAL and "NUL" in end.ext_msg
 
 
 def test_config_net(client):
