@@ -139,7 +139,17 @@ static int cmd_dev_help(struct cli *c, int argc, char **argv)
 		"                                                    [ mac MACADDR ] [ mtu MTU ]\n"
 		"                                                    [ max_vqp MAX_VQ_PAIRS ]\n"
 		"                                                    [ owner USER ] [ group GROUP ] [ mode MODE ]\n"
+		"                                                    [ driver { vhost_vdpa | virtio_vdpa | none } ]\n"
+		"                                                    [ ifname IFNAME ]\n"
+		"       uvdpa dev add name NAME mgmtdev blk path { FILE | BLOCKDEV | NBD_URI } [ readonly ]\n"
+		"                                                    [ num_queues N ] [ queue_size N ]\n"
+		"                                                    [ direct { on | off } ] [ writeback { on | off } ]\n"
+		"                                                    [ serial SERIAL ] [ logical_block_size { 512 | 4096 } ]\n"
+		"                                                    [ capacity SIZE ]\n"
 		"       uvdpa dev del DEV\n"
+		"       uvdpa dev bind DEV driver { vhost_vdpa | virtio_vdpa }\n"
+		"       uvdpa dev unbind DEV\n"
+		"       uvdpa dev resize DEV capacity SIZE\n"
 		"Usage: uvdpa dev config COMMAND [ OPTIONS ]\n"
 		"Usage: uvdpa dev vstats COMMAND\n");
 	return 0;
@@ -208,8 +218,26 @@ static int cmd_dev_add(struct cli *c, int argc, char **argv)
 	return request(c, argc, argv, VDPA_CMD_DEV_NEW,
 		       CLI_OPT_VDEV_MGMTDEV_HANDLE | CLI_OPT_VDEV_NAME,
 		       CLI_OPT_VDEV_MAC | CLI_OPT_VDEV_MTU | CLI_OPT_MAX_VQP |
-			       CLI_OPT_VDEV_FEATURES | CLI_OPT_SOCK_OWNER |
-			       CLI_OPT_SOCK_GROUP | CLI_OPT_SOCK_MODE);
+			       CLI_OPT_VDEV_FEATURES | CLI_OPT_DEV_ADD_EXT);
+}
+
+/* uvdpa's own verbs: driverctl's set-override, and a block resize. */
+static int cmd_dev_bind(struct cli *c, int argc, char **argv)
+{
+	return request(c, argc, argv, UVDPA_CMD_DEV_BIND,
+		       CLI_OPT_VDEV_HANDLE | CLI_OPT_DRIVER, 0);
+}
+
+static int cmd_dev_unbind(struct cli *c, int argc, char **argv)
+{
+	return request(c, argc, argv, UVDPA_CMD_DEV_UNBIND, CLI_OPT_VDEV_HANDLE,
+		       0);
+}
+
+static int cmd_dev_resize(struct cli *c, int argc, char **argv)
+{
+	return request(c, argc, argv, UVDPA_CMD_DEV_RESIZE,
+		       CLI_OPT_VDEV_HANDLE | CLI_OPT_BLK_CAPACITY, 0);
 }
 
 static int cmd_dev_del(struct cli *c, int argc, char **argv)
@@ -284,6 +312,10 @@ static const struct cli_cmd dev_cmds[] = {
 	{ "config", true, cmd_dev_config },
 	{ .word = "vstats", .prefix = false, .run = cmd_dev_vstats },
 	{ "set", false, cmd_dev_set },
+	/* uvdpa's own, exact words only */
+	{ "bind", false, cmd_dev_bind },
+	{ "unbind", false, cmd_dev_unbind },
+	{ "resize", false, cmd_dev_resize },
 };
 
 static int cmd_dev(struct cli *c, int argc, char **argv)

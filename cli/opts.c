@@ -272,20 +272,40 @@ static const struct opt_desc {
 	const char *keyword;
 	bool prefix; /* matches() rather than strcmp() */
 	bool optional_only;
+	bool alone; /* a word without a value */
 	uint64_t flag;
 	int (*parse)(struct cli_opts *o, char *arg);
 } opt_table[] = {
-	{ "name", true, false, CLI_OPT_VDEV_NAME, opt_name },
-	{ "mgmtdev", true, false, CLI_OPT_VDEV_MGMTDEV_HANDLE, opt_mgmtdev },
-	{ "mac", false, false, CLI_OPT_VDEV_MAC, opt_mac },
-	{ "mtu", false, false, CLI_OPT_VDEV_MTU, opt_mtu },
-	{ "max_vqp", true, true, CLI_OPT_MAX_VQP, opt_max_vqp },
-	{ "qidx", false, true, CLI_OPT_QUEUE_INDEX, opt_qidx },
-	{ "device_features", false, true, CLI_OPT_VDEV_FEATURES, opt_features },
+	{ "name", true, false, false, CLI_OPT_VDEV_NAME, opt_name },
+	{ "mgmtdev", true, false, false, CLI_OPT_VDEV_MGMTDEV_HANDLE,
+	  opt_mgmtdev },
+	{ "mac", false, false, false, CLI_OPT_VDEV_MAC, opt_mac },
+	{ "mtu", false, false, false, CLI_OPT_VDEV_MTU, opt_mtu },
+	{ "max_vqp", true, true, false, CLI_OPT_MAX_VQP, opt_max_vqp },
+	{ "qidx", false, true, false, CLI_OPT_QUEUE_INDEX, opt_qidx },
+	{ "device_features", false, true, false, CLI_OPT_VDEV_FEATURES,
+	  opt_features },
 	/* uvdpa's own, tried after iproute2's keywords, never prefixes */
-	{ "owner", false, true, CLI_OPT_SOCK_OWNER, opt_owner },
-	{ "group", false, true, CLI_OPT_SOCK_GROUP, opt_group },
-	{ "mode", false, true, CLI_OPT_SOCK_MODE, opt_mode },
+	{ "owner", false, true, false, CLI_OPT_SOCK_OWNER, opt_owner },
+	{ "group", false, true, false, CLI_OPT_SOCK_GROUP, opt_group },
+	{ "mode", false, true, false, CLI_OPT_SOCK_MODE, opt_mode },
+	{ "driver", false, false, false, CLI_OPT_DRIVER, cli_opt_driver },
+	{ "ifname", false, true, false, CLI_OPT_IFNAME, cli_opt_ifname },
+	{ "path", false, true, false, CLI_OPT_BLK_PATH, cli_opt_path },
+	{ "readonly", false, true, true, CLI_OPT_BLK_READONLY,
+	  cli_opt_readonly },
+	{ "num_queues", false, true, false, CLI_OPT_BLK_NUM_QUEUES,
+	  cli_opt_num_queues },
+	{ "queue_size", false, true, false, CLI_OPT_BLK_QUEUE_SIZE,
+	  cli_opt_queue_size },
+	{ "direct", false, true, false, CLI_OPT_BLK_DIRECT, cli_opt_direct },
+	{ "writeback", false, true, false, CLI_OPT_BLK_WRITEBACK,
+	  cli_opt_writeback },
+	{ "serial", false, true, false, CLI_OPT_BLK_SERIAL, cli_opt_serial },
+	{ "logical_block_size", false, true, false, CLI_OPT_BLK_LBS,
+	  cli_opt_lbs },
+	{ "capacity", false, false, false, CLI_OPT_BLK_CAPACITY,
+	  cli_opt_capacity },
 };
 
 static const struct opt_desc *opt_find(const char *arg, uint64_t required,
@@ -313,6 +333,8 @@ static const struct {
 	{ CLI_OPT_VDEV_NAME, "device name is not set." },
 	{ CLI_OPT_VDEV_HANDLE, "device name is not set." },
 	{ CLI_OPT_QUEUE_INDEX, "queue index is not set." },
+	{ CLI_OPT_DRIVER, "driver is not set." },
+	{ CLI_OPT_BLK_CAPACITY, "capacity is not set." },
 };
 
 static int check_required(uint64_t required, uint64_t found)
@@ -365,18 +387,20 @@ int cli_opts_parse(struct cli_opts *opts, int argc, char **argv,
 	 * Keyword and value come in pairs; like iproute2 (NEXT_ARG_OK), a
 	 * lone last word is not looked at at all.
 	 */
-	while (argc > 1) {
+	while (argc > 0) {
 		d = opt_find(argv[0], required, optional);
+		if (argc == 1 && !(d && d->alone))
+			break;
 		if (!d) {
 			fprintf(stderr, "Unknown option \"%s\"\n", argv[0]);
 			return -EINVAL;
 		}
-		err = d->parse(opts, argv[1]);
+		err = d->parse(opts, d->alone ? NULL : argv[1]);
 		if (err)
 			return err;
 		found |= d->flag;
-		argc -= 2;
-		argv += 2;
+		argc -= d->alone ? 1 : 2;
+		argv += d->alone ? 1 : 2;
 	}
 	opts->present = found;
 	return check_required(required, found);
@@ -438,7 +462,8 @@ static bool put_values(struct nlmsghdr *nlh, size_t size,
 
 int cli_opts_put(struct nlmsghdr *nlh, size_t size, const struct cli_opts *o)
 {
-	if (put_names(nlh, size, o) && put_values(nlh, size, o))
+	if (put_names(nlh, size, o) && put_values(nlh, size, o) &&
+	    cli_opts_put_ext(nlh, size, o))
 		return 0;
 	return -EMSGSIZE;
 }

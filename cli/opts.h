@@ -25,6 +25,26 @@
 #define CLI_OPT_SOCK_OWNER (1ULL << 9) /* owner USER|UID */
 #define CLI_OPT_SOCK_GROUP (1ULL << 10) /* group GROUP|GID */
 #define CLI_OPT_SOCK_MODE (1ULL << 11) /* mode OCTAL */
+#define CLI_OPT_DRIVER (1ULL << 12) /* driver vhost_vdpa|virtio_vdpa|none */
+#define CLI_OPT_IFNAME (1ULL << 13) /* ifname NAME */
+/* the `blk` management device's */
+#define CLI_OPT_BLK_PATH (1ULL << 14) /* path PATH|URI */
+#define CLI_OPT_BLK_READONLY (1ULL << 15) /* readonly (a word alone) */
+#define CLI_OPT_BLK_NUM_QUEUES (1ULL << 16) /* num_queues N */
+#define CLI_OPT_BLK_QUEUE_SIZE (1ULL << 17) /* queue_size N */
+#define CLI_OPT_BLK_DIRECT (1ULL << 18) /* direct on|off */
+#define CLI_OPT_BLK_WRITEBACK (1ULL << 19) /* writeback on|off */
+#define CLI_OPT_BLK_SERIAL (1ULL << 20) /* serial STR */
+#define CLI_OPT_BLK_LBS (1ULL << 21) /* logical_block_size 512|4096 */
+#define CLI_OPT_BLK_CAPACITY (1ULL << 22) /* capacity SIZE */
+
+/* What `dev add` takes beyond iproute2's words. */
+#define CLI_OPT_DEV_ADD_EXT                                                    \
+	(CLI_OPT_SOCK_OWNER | CLI_OPT_SOCK_GROUP | CLI_OPT_SOCK_MODE |         \
+	 CLI_OPT_DRIVER | CLI_OPT_IFNAME | CLI_OPT_BLK_PATH |                  \
+	 CLI_OPT_BLK_READONLY | CLI_OPT_BLK_NUM_QUEUES |                       \
+	 CLI_OPT_BLK_QUEUE_SIZE | CLI_OPT_BLK_DIRECT | CLI_OPT_BLK_WRITEBACK | \
+	 CLI_OPT_BLK_SERIAL | CLI_OPT_BLK_LBS | CLI_OPT_BLK_CAPACITY)
 
 #define CLI_ETH_ALEN 6
 
@@ -41,6 +61,18 @@ struct cli_opts {
 	uint32_t sock_owner;
 	uint32_t sock_group;
 	uint32_t sock_mode;
+	const char *driver;
+	const char *ifname;
+	const char *path; /* path_buf, or an NBD URI as given */
+	char path_buf[4096];
+	const char *blk_serial;
+	uint64_t blk_capacity; /* bytes */
+	uint32_t blk_lbs;
+	uint16_t blk_num_queues;
+	uint16_t blk_queue_size;
+	uint8_t blk_readonly;
+	uint8_t blk_direct;
+	uint8_t blk_writeback;
 };
 
 /* iproute2's matches(): @arg is a non-empty prefix of @keyword. */
@@ -60,6 +92,23 @@ int cli_opts_parse(struct cli_opts *opts, int argc, char **argv,
  */
 int cli_opts_put(struct nlmsghdr *nlh, size_t size,
 		 const struct cli_opts *opts);
+
+/* uvdpa's own words (opts_ext.c). */
+int cli_opt_driver(struct cli_opts *o, char *arg);
+int cli_opt_ifname(struct cli_opts *o, char *arg);
+int cli_opt_path(struct cli_opts *o, char *arg);
+int cli_opt_readonly(struct cli_opts *o, char *arg);
+int cli_opt_num_queues(struct cli_opts *o, char *arg);
+int cli_opt_queue_size(struct cli_opts *o, char *arg);
+int cli_opt_direct(struct cli_opts *o, char *arg);
+int cli_opt_writeback(struct cli_opts *o, char *arg);
+int cli_opt_serial(struct cli_opts *o, char *arg);
+int cli_opt_lbs(struct cli_opts *o, char *arg);
+int cli_opt_capacity(struct cli_opts *o, char *arg);
+bool cli_opts_put_ext(struct nlmsghdr *nlh, size_t size,
+		      const struct cli_opts *o);
+/* Bytes with an optional K/M/G/T suffix (powers of 1024). */
+int cli_parse_size(const char *arg, uint64_t *bytes);
 
 /* The pieces, for tests. */
 int cli_parse_handle(char *arg, const char **bus, const char **dev);

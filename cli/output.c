@@ -111,6 +111,22 @@ static const enum mnl_attr_data_type attr_policy[UVDPA_ATTR_MAX + 1] = {
 	[VDPA_ATTR_DEV_QUEUE_INDEX] = MNL_TYPE_U32,
 	[VDPA_ATTR_DEV_VENDOR_ATTR_NAME] = MNL_TYPE_NUL_STRING,
 	[VDPA_ATTR_DEV_VENDOR_ATTR_VALUE] = MNL_TYPE_U64,
+	[VDPA_ATTR_DEV_BLK_CFG_CAPACITY] = MNL_TYPE_U64,
+	[VDPA_ATTR_DEV_BLK_CFG_SIZE_MAX] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_BLK_SIZE] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_SEG_MAX] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_NUM_QUEUES] = MNL_TYPE_U16,
+	[VDPA_ATTR_DEV_BLK_CFG_PHY_BLK_EXP] = MNL_TYPE_U8,
+	[VDPA_ATTR_DEV_BLK_CFG_ALIGN_OFFSET] = MNL_TYPE_U8,
+	[VDPA_ATTR_DEV_BLK_CFG_MIN_IO_SIZE] = MNL_TYPE_U16,
+	[VDPA_ATTR_DEV_BLK_CFG_OPT_IO_SIZE] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_MAX_DISCARD_SEC] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_MAX_DISCARD_SEG] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_DISCARD_SEC_ALIGN] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_MAX_WRITE_ZEROES_SEC] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_CFG_MAX_WRITE_ZEROES_SEG] = MNL_TYPE_U32,
+	[VDPA_ATTR_DEV_BLK_READ_ONLY] = MNL_TYPE_U8,
+	[VDPA_ATTR_DEV_BLK_FLUSH] = MNL_TYPE_U8,
 };
 
 static int attr_valid(const struct nlattr *attr)
@@ -406,6 +422,71 @@ static void pr_net_config(struct cli_out *out, const struct cli_attrs *a)
 				mnl_attr_get_u32(a->tb[VDPA_ATTR_DEV_ID]));
 }
 
+/*
+ * uvdpa's addition: iproute2 prints a block device's config as "blk0: "
+ * and nothing more; uvdpa prints its fields after that, on the same line,
+ * named after the virtio_blk_config members (capacity in 512-byte
+ * sectors, as the config holds it).
+ */
+static void pr_blk_config(const struct cli_attrs *a)
+{
+	static const struct {
+		uint16_t type;
+		const char *name;
+	} fields[] = {
+		{ VDPA_ATTR_DEV_BLK_CFG_CAPACITY, "capacity" },
+		{ VDPA_ATTR_DEV_BLK_CFG_BLK_SIZE, "blk_size" },
+		{ VDPA_ATTR_DEV_BLK_CFG_SIZE_MAX, "size_max" },
+		{ VDPA_ATTR_DEV_BLK_CFG_SEG_MAX, "seg_max" },
+		{ VDPA_ATTR_DEV_BLK_CFG_NUM_QUEUES, "num_queues" },
+		{ VDPA_ATTR_DEV_BLK_CFG_PHY_BLK_EXP, "physical_block_exp" },
+		{ VDPA_ATTR_DEV_BLK_CFG_ALIGN_OFFSET, "alignment_offset" },
+		{ VDPA_ATTR_DEV_BLK_CFG_MIN_IO_SIZE, "min_io_size" },
+		{ VDPA_ATTR_DEV_BLK_CFG_OPT_IO_SIZE, "opt_io_size" },
+		{ VDPA_ATTR_DEV_BLK_CFG_MAX_DISCARD_SEC,
+		  "max_discard_sectors" },
+		{ VDPA_ATTR_DEV_BLK_CFG_MAX_DISCARD_SEG, "max_discard_seg" },
+		{ VDPA_ATTR_DEV_BLK_CFG_DISCARD_SEC_ALIGN,
+		  "discard_sector_alignment" },
+		{ VDPA_ATTR_DEV_BLK_CFG_MAX_WRITE_ZEROES_SEC,
+		  "max_write_zeroes_sectors" },
+		{ VDPA_ATTR_DEV_BLK_CFG_MAX_WRITE_ZEROES_SEG,
+		  "max_write_zeroes_seg" },
+	};
+	const struct nlattr *attr;
+	char fmt[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		attr = a->tb[fields[i].type];
+		if (!attr)
+			continue;
+		snprintf(fmt, sizeof(fmt), "%s %%" PRIu64 " ", fields[i].name);
+		switch (mnl_attr_get_payload_len(attr)) {
+		case 1:
+			print_u64(PRINT_ANY, fields[i].name, fmt,
+				  mnl_attr_get_u8(attr));
+			break;
+		case 2:
+			print_u64(PRINT_ANY, fields[i].name, fmt,
+				  mnl_attr_get_u16(attr));
+			break;
+		case 4:
+			print_u64(PRINT_ANY, fields[i].name, fmt,
+				  mnl_attr_get_u32(attr));
+			break;
+		default:
+			print_u64(PRINT_ANY, fields[i].name, fmt,
+				  mnl_attr_get_u64(attr));
+		}
+	}
+	if ((attr = a->tb[VDPA_ATTR_DEV_BLK_READ_ONLY]))
+		print_bool(PRINT_ANY, "read_only", "read_only %s ",
+			   mnl_attr_get_u8(attr));
+	if ((attr = a->tb[VDPA_ATTR_DEV_BLK_FLUSH]))
+		print_bool(PRINT_ANY, "flush", "flush %s ",
+			   mnl_attr_get_u8(attr));
+}
+
 int cli_pr_dev_config(const struct nlmsghdr *nlh, void *data)
 {
 	struct cli_attrs a;
@@ -414,9 +495,10 @@ int cli_pr_dev_config(const struct nlmsghdr *nlh, void *data)
 	if (!a.tb[VDPA_ATTR_DEV_NAME] || !a.tb[VDPA_ATTR_DEV_ID])
 		return malformed();
 	pr_handle_start(mnl_attr_get_str(a.tb[VDPA_ATTR_DEV_NAME]));
-	/* Only net has fields: a block device prints just "blk0: ". */
 	if (mnl_attr_get_u32(a.tb[VDPA_ATTR_DEV_ID]) == VIRTIO_ID_NET)
 		pr_net_config(data, &a);
+	else if (mnl_attr_get_u32(a.tb[VDPA_ATTR_DEV_ID]) == VIRTIO_ID_BLOCK)
+		pr_blk_config(&a);
 	pr_handle_end();
 	return MNL_CB_OK;
 }
@@ -447,6 +529,7 @@ static void pr_vendor_value(const char *name, uint64_t value)
 
 /* What the vstats attributes said so far, in the order they came. */
 struct vstats_state {
+	bool blk; /* uvdpa's block counters: every queue is a request queue */
 	const char *name; /* of the next value */
 	uint64_t features;
 	uint16_t max_vqp;
@@ -466,8 +549,12 @@ static int vstats_attr_cb(const struct nlattr *attr, void *data)
 		st->features = mnl_attr_get_u64(attr);
 		break;
 	case VDPA_ATTR_DEV_QUEUE_INDEX:
-		pr_queue_type(mnl_attr_get_u32(attr), st->max_vqp,
-			      st->features);
+		if (st->blk)
+			print_string(PRINT_ANY, "queue_type", "queue_type %s ",
+				     "req");
+		else
+			pr_queue_type(mnl_attr_get_u32(attr), st->max_vqp,
+				      st->features);
 		break;
 	case VDPA_ATTR_DEV_VENDOR_ATTR_NAME:
 		st->name = mnl_attr_get_str(attr);
@@ -484,9 +571,9 @@ static int vstats_attr_cb(const struct nlattr *attr, void *data)
 
 /* Each value goes with the name before it, the queue type with what
  * came before the index: the order of the attributes matters. */
-static void pr_net_vstats(const struct nlmsghdr *nlh)
+static void pr_vstats(const struct nlmsghdr *nlh, bool blk)
 {
-	struct vstats_state st = { 0 };
+	struct vstats_state st = { .blk = blk };
 
 	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), vstats_attr_cb, &st);
 }
@@ -500,7 +587,9 @@ int cli_pr_dev_vstats(const struct nlmsghdr *nlh, void *data)
 		return malformed();
 	pr_handle_start(mnl_attr_get_str(a.tb[VDPA_ATTR_DEV_NAME]));
 	if (mnl_attr_get_u32(a.tb[VDPA_ATTR_DEV_ID]) == VIRTIO_ID_NET)
-		pr_net_vstats(nlh);
+		pr_vstats(nlh, false);
+	else if (mnl_attr_get_u32(a.tb[VDPA_ATTR_DEV_ID]) == VIRTIO_ID_BLOCK)
+		pr_vstats(nlh, true);
 	pr_handle_end();
 	return MNL_CB_OK;
 }

@@ -45,7 +45,25 @@ static const char dev_help[] =
 	"MAX_VQ_PAIRS ]\n"
 	"                                                    [ owner USER ] "
 	"[ group GROUP ] [ mode MODE ]\n"
+	"                                                    [ driver { "
+	"vhost_vdpa | virtio_vdpa | none } ]\n"
+	"                                                    [ ifname IFNAME "
+	"]\n"
+	"       uvdpa dev add name NAME mgmtdev blk path { FILE | BLOCKDEV | "
+	"NBD_URI } [ readonly ]\n"
+	"                                                    [ num_queues N ] "
+	"[ queue_size N ]\n"
+	"                                                    [ direct { on | "
+	"off "
+	"} ] [ writeback { on | off } ]\n"
+	"                                                    [ serial SERIAL ] "
+	"[ logical_block_size { 512 | 4096 } ]\n"
+	"                                                    [ capacity SIZE "
+	"]\n"
 	"       uvdpa dev del DEV\n"
+	"       uvdpa dev bind DEV driver { vhost_vdpa | virtio_vdpa }\n"
+	"       uvdpa dev unbind DEV\n"
+	"       uvdpa dev resize DEV capacity SIZE\n"
 	"Usage: uvdpa dev config COMMAND [ OPTIONS ]\n"
 	"Usage: uvdpa dev vstats COMMAND\n";
 static const char vstats_help[] =
@@ -359,7 +377,8 @@ static void test_config_dump(void **state)
 	expect(RUN("dev", "config"), 0,
 	       "vdpa0: mac 00:00:00:00:00:00 link up link_announce false "
 	       "mtu 1500 \n"
-	       "blk0: \n",
+	       "blk0: capacity 262144 blk_size 512 size_max 4096 read_only "
+	       "false flush true \n",
 	       "");
 	assert_int_equal(req_cmd(), VDPA_CMD_DEV_CONFIG_GET);
 	assert_true(fake_req()->nlmsg_flags & NLM_F_DUMP);
@@ -374,7 +393,9 @@ static void test_dump_done_error(void **state)
 	mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, "unsupported class");
 	fake_push(mk_blk_config(buf + 2048, "blk0"));
 	fake_push(nlh);
-	expect(RUN("dev", "config", "show"), 1, "blk0: \n",
+	expect(RUN("dev", "config", "show"), 1,
+	       "blk0: capacity 262144 blk_size 512 size_max 4096 read_only "
+	       "false flush true \n",
 	       "Error: unsupported class.\n"
 	       "kernel answers: Operation not supported\n");
 }

@@ -344,8 +344,14 @@ static void test_config_blk(void **state)
 	struct show s = { .section = "config", .cb = cli_pr_dev_config };
 
 	s.msgs[0] = mk_blk_config(blk_buf, "blk0");
-	expect_show(&s, false, false, "blk0: \n");
-	expect_show(&s, true, false, "{\"config\":{\"blk0\":{}}}\n");
+	/* iproute2 prints "blk0: "; uvdpa's fields follow on the line */
+	expect_show(&s, false, false,
+		    "blk0: capacity 262144 blk_size 512 size_max 4096 "
+		    "read_only false flush true \n");
+	expect_show(&s, true, false,
+		    "{\"config\":{\"blk0\":{\"capacity\":262144,"
+		    "\"blk_size\":512,\"size_max\":4096,\"read_only\":false,"
+		    "\"flush\":true}}}\n");
 }
 
 /* CTRL_VQ without MQ: max_vqp defaults to 0, so queue 0 is "control_vq". */

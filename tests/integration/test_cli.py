@@ -110,7 +110,12 @@ def test_dev_config_show(d):
     d.cli("dev", "add", "name", "blk0", "mgmtdev", "vdpasim_blk", check=0)
     assert d.cli("dev", "config", "show", check=0).stdout == (
         "bar: mac 00:35:09:19:48:05 link up link_announce false mtu 1500 \n"
-        "blk0: \n")
+        # iproute2 stops at "blk0: "; uvdpa's fields follow
+        "blk0: capacity 262144 blk_size 512 size_max 4096 seg_max 32 "
+        "num_queues 1 physical_block_exp 0 alignment_offset 0 min_io_size 1 "
+        "opt_io_size 1 max_discard_sectors 4294967295 max_discard_seg 1 "
+        "discard_sector_alignment 512 max_write_zeroes_sectors 4294967295 "
+        "max_write_zeroes_seg 1 read_only false flush true \n")
     assert d.cli("-j", "dev", "config", "show", "bar", check=0).stdout == (
         '{"config":{"bar":{"mac":"00:35:09:19:48:05","link ":"up",'
         '"link_announce ":false,"mtu":1500}}}\n')
