@@ -309,3 +309,22 @@ def run_guest(image: GuestImage, script: str, workdir: Path, *, timeout: float =
         return g.wait(timeout)
     finally:
         g.kill()
+
+
+def host_binaries(names: list[str]) -> dict[str, tuple[bytes, int]]:
+    """Host programs (e.g. mke2fs) and the shared libraries they load, as
+    `files` for a guest: busybox lacks some tools (mkfs.ext4) that the
+    Debian host has, and the guest runs the same x86-64 Debian userland ABI.
+    Each program lands in /usr/sbin, its libraries where ldd found them."""
+    files: dict[str, tuple[bytes, int]] = {}
+    for name in names:
+        path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+        if path is None:
+            raise FileNotFoundError(name)
+        real = os.path.realpath(path)
+        files["usr/sbin/" + name] = (Path(real).read_bytes(), 0o755)
+        out = subprocess.run(["ldd", real], capture_output=True, text=True,
+                             check=True).stdout
+        for lib in re.findall(r"(/\S+)\s+\(0x", out):
+            files[lib.lstrip("/")] = (Path(os.path.realpath(lib)).read_bytes(), 0o755)
+    return files
