@@ -1,0 +1,329 @@
+"""The `blk` parent (uvdpa dev add ... mgmtdev blk path PATH) with real
+peers: a QEMU guest (vhost-user-blk-pci) making and using an ext4
+filesystem on a file, the same data after the device is deleted and added
+again, four queues driven from four guest CPUs, images served by qemu-nbd
+(qcow2) and nbdkit, an NBD server that vanishes and comes back, discard and
+write-zeroes reaching the file, read-only devices, and a resize the
+running guest sees. The host checks with its own tools (qemu-io, stat)."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from guest import (Guest, GuestImage, host_binaries, run_guest,
+                   unavailable_reason, vhost_user_blk_args)
+from test_uvdpa_vhost import Uvdpad, UVDPA, UVDPAD, BUILD
+from peers import stop_process, wait_for_path
+
+
+@pytest.fixture
+def uvdpad(workdir):
+    if not (os.access(UVDPAD, os.X_OK) and os.access(UVDPA, os.X_OK)):
+        pytest.skip("uvdpad or uvdpa not built in " + BUILD)
+    d = Uvdpad(workdir)
+    yield d
+    assert d.stop() == 0, d.read_log()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    why = unavailable_reason()
+    if why:
+        pytest.skip(why)
+    return GuestImage.build(tmp_path_factory.mktemp("guest-blk"),
+                            modules=["virtio_pci", "virtio_blk", "ext4"])
+
+
+@pytest.fixture(scope="module")
+def tools():
+    """mkfs.ext4 and util-linux's fallocate for the guest (busybox has
+    neither in a form that makes ext4 or zeroes a range)."""
+    return host_binaries(["mke2fs", "fallocate"])
+
+
+def make_file(workdir, size, name="disk.img"):
+    path = os.path.join(workdir, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def counters(d, name, qidx):
+    out = d.cli("dev", "vstats", "show", name, "qidx", str(qidx))
+    assert "queue_type req" in out, out
+    return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", out.split(
+        "queue_type req", 1)[1])}
+
+
+MKFS_WRITE = r"""
+wait_for /dev/vda 10
+/usr/sbin/mke2fs -t ext4 -q -F /dev/vda || fail "mkfs.ext4"
+mkdir -p /mnt && mount -t ext4 /dev/vda /mnt || fail "mount"
+for i in 1 2 3 4; do
+	head -c $((i * 300000)) /dev/urandom >/mnt/f$i || fail "write f$i"
+done
+cd /mnt && sha256sum f1 f2 f3 f4 >/mnt/SUMS && cat /mnt/SUMS
+cd / && umount /mnt || fail "umount"
+"""
+
+MOUNT_CHECK = r"""
+wait_for /dev/vda 10
+mkdir -p /mnt && mount -t ext4 /dev/vda /mnt || fail "mount"
+cd /mnt && sha256sum -c SUMS || fail "checksums differ"
+cd / && umount /mnt
+"""
+
+
+def test_file_mkfs_then_readd(uvdpad, workdir, image, tools):
+    d = uvdpad
+    disk = make_file(workdir, 256 << 20)
+    d.cli("dev", "add", "name", "b0", "mgmtdev", "blk", "path", disk,
+          "serial", "uvdpa-e2e-b0")
+    cfg = d.cli("dev", "config", "show", "b0")
+    assert "capacity %d " % (256 << 11) in cfg, cfg
+    res = run_guest(image, MKFS_WRITE + "cat /sys/block/vda/serial\n",
+                    workdir, timeout=300, files=tools, name="g1",
+                    extra_args=vhost_user_blk_args(d.socket("b0")))
+    res.check()
+    sums = re.findall(r"^[0-9a-f]{64}  f\d$", res.console, re.M)
+    assert len(sums) == 4, res.tail()
+    assert "uvdpa-e2e-b0" in res.console
+    st = counters(d, "b0", 0)
+    assert st["writes"] > 0 and st["flushes"] > 0 and st["errors"] == 0, st
+    # the data is in the file: delete the device, add it again
+    d.cli("dev", "del", "b0")
+    d.cli("dev", "add", "name", "b0", "mgmtdev", "blk", "path", disk)
+    res = run_guest(image, MOUNT_CHECK, workdir, timeout=240, name="g2",
+                    extra_args=vhost_user_blk_args(d.socket("b0")))
+    res.check()
+    assert res.console.count(": OK") == 4, res.tail()
+
+
+MQ_LOAD = r"""
+wait_for /dev/vda 10
+n=$(ls /sys/block/vda/mq | wc -l)
+echo "vda: $n hardware queues"
+for c in 0 1 2 3; do
+	taskset -c $c dd if=/dev/vda of=/dev/null bs=4096 count=400 \
+		skip=$((c * 1000)) iflag=direct 2>/dev/null &
+done
+wait
+echo mq-done
+"""
+
+
+def test_four_queues_four_cpus(uvdpad, workdir, image):
+    d = uvdpad
+    disk = make_file(workdir, 64 << 20)
+    d.cli("dev", "add", "name", "mq", "mgmtdev", "blk", "path", disk,
+          "num_queues", "4")
+    assert "num_queues 4 " in d.cli("dev", "config", "show", "mq")
+    res = run_guest(image, MQ_LOAD, workdir, timeout=300, smp=4,
+                    extra_args=vhost_user_blk_args(d.socket("mq"),
+                                                   dev_id="mq", num_queues=4))
+    res.check()
+    assert "vda: 4 hardware queues" in res.console, res.tail()
+    for q in range(4):
+        st = counters(d, "mq", q)
+        assert st["reads"] > 0, (q, st)
+        assert st["read_bytes"] >= 4096 * 400 // 2, (q, st)
+
+
+PATTERN_WRITE = r"""
+wait_for /dev/vda 10
+head -c 1048576 /dev/zero | tr '\000' 'Z' >/tmp/p
+dd if=/tmp/p of=/dev/vda bs=1048576 seek=3 count=1 oflag=direct 2>/dev/null || fail "write"
+sync
+echo written
+"""
+
+
+def qemu_io_check(args):
+    p = subprocess.run(["qemu-io"] + args, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and "Pattern verification failed" not in p.stdout, p
+    return p.stdout
+
+
+def test_nbd_qemu_nbd_qcow2(uvdpad, workdir, image):
+    d = uvdpad
+    img = os.path.join(workdir, "disk.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, "64M"],
+                   check=True)
+    sock = os.path.join(workdir, "nbd.sock")
+    srv = subprocess.Popen(["qemu-nbd", "-f", "qcow2", "--socket", sock,
+                            "--persistent", "--shared=8", img],
+                           stderr=subprocess.PIPE)
+    try:
+        assert wait_for_path(sock, 10, srv)
+        d.cli("dev", "add", "name", "n0", "mgmtdev", "blk", "path",
+              "nbd+unix:///?socket=" + sock)
+        res = run_guest(image, PATTERN_WRITE, workdir, timeout=240,
+                        extra_args=vhost_user_blk_args(d.socket("n0")))
+        res.check()
+        d.cli("dev", "del", "n0")
+    finally:
+        stop_process(srv)
+    # the qcow2 holds the guest's data
+    qemu_io_check(["-f", "qcow2", "-r", "-c", "read -P 0x5a 3M 1M",
+                   "-c", "read -P 0 0 3M", img])
+
+
+def test_nbd_nbdkit_memory(uvdpad, workdir, image):
+    d = uvdpad
+    sock = os.path.join(workdir, "nbdkit.sock")
+    srv = subprocess.Popen(["nbdkit", "-f", "-U", sock, "memory", "64M"],
+                           stderr=subprocess.PIPE)
+    try:
+        assert wait_for_path(sock, 10, srv)
+        d.cli("dev", "add", "name", "n1", "mgmtdev", "blk", "path",
+              "nbd+unix:///?socket=" + sock)
+        res = run_guest(image, PATTERN_WRITE, workdir, timeout=240,
+                        extra_args=vhost_user_blk_args(d.socket("n1")))
+        res.check()
+        qemu_io_check(["-f", "raw", "-r", "-c", "read -P 0x5a 3M 1M",
+                       "nbd+unix:///?socket=" + sock])
+        d.cli("dev", "del", "n1")
+    finally:
+        stop_process(srv)
+
+
+IO_LOOP = r"""
+wait_for /dev/vda 10
+i=0
+while [ $i -lt 600 ]; do
+	if dd if=/dev/vda of=/dev/null bs=4096 count=1 skip=$((i % 1000)) iflag=direct 2>/dev/null; then
+		echo "io ok $i"
+	else
+		echo "io err $i"
+	fi
+	[ -e /dev/vda ] || fail "vda went away"
+	i=$((i + 1))
+	sleep 0.2
+done
+"""
+
+
+def test_nbd_server_vanishes_and_returns(uvdpad, workdir, image):
+    d = uvdpad
+    backing = make_file(workdir, 16 << 20, "nbd-backing.img")
+    sock = os.path.join(workdir, "nbdkit.sock")
+
+    def server():
+        p = subprocess.Popen(["nbdkit", "-f", "-U", sock, "file", backing],
+                             stderr=subprocess.PIPE)
+        assert wait_for_path(sock, 10, p)
+        return p
+
+    srv = server()
+    try:
+        d.cli("dev", "add", "name", "n2", "mgmtdev", "blk", "path",
+              "nbd+unix:///?socket=" + sock)
+        with Guest(image, IO_LOOP, workdir,
+                   extra_args=vhost_user_blk_args(d.socket("n2"))) as g:
+            assert g.wait_for(r"io ok 3\b", 180), g.console()[-2000:]
+            srv.kill()
+            srv.wait()
+            m = g.wait_for(r"io err (\d+)", 60)
+            assert m, g.console()[-2000:]
+            first_err = int(m.group(1))
+            srv = server()
+            m = g.wait_for(r"io ok (%s)" % "|".join(
+                str(n) for n in range(first_err + 1, first_err + 200)), 90)
+            assert m, g.console()[-2000:]
+            assert d.proc.poll() is None
+        d.cli("dev", "del", "n2")
+    finally:
+        stop_process(srv)
+
+
+DISCARD_ZERO = r"""
+wait_for /dev/vda 10
+head -c 4194304 /dev/urandom >/tmp/r
+dd if=/tmp/r of=/dev/vda bs=1048576 count=4 oflag=direct 2>/dev/null || fail "write"
+sync
+echo wrote-4M
+blkdiscard -o 0 -l 2097152 /dev/vda || fail "blkdiscard"
+/usr/sbin/fallocate -z -o 2097152 -l 1048576 /dev/vda || fail "zero range"
+sync
+dd if=/dev/vda bs=1048576 count=3 iflag=direct 2>/dev/null | tr -d '\000' | wc -c
+echo discard-done
+"""
+
+
+def test_discard_write_zeroes_flush(uvdpad, workdir, image, tools):
+    d = uvdpad
+    disk = make_file(workdir, 64 << 20)
+    d.cli("dev", "add", "name", "dz", "mgmtdev", "blk", "path", disk)
+    cfg = d.cli("dev", "config", "show", "dz")
+    assert "max_discard_sectors" in cfg and "max_write_zeroes_sectors" in cfg
+    res = run_guest(image, DISCARD_ZERO, workdir, timeout=240, files=tools,
+                    extra_args=vhost_user_blk_args(d.socket("dz")))
+    res.check()
+    # the first 3 MiB read back as zeros: nothing but NULs was dropped
+    assert re.search(r"^0$", res.console, re.M), res.tail()
+    st = counters(d, "dz", 0)
+    assert st["discards"] >= 1 and st["write_zeroes"] >= 1, st
+    assert st["flushes"] >= 1, st
+    # the discarded range went back to the host: only ~2 MiB allocated
+    blocks = os.stat(disk).st_blocks * 512
+    assert blocks <= (2 << 20) + (256 << 10), blocks
+
+
+READONLY = r"""
+wait_for /dev/vda 10
+echo "ro=$(cat /sys/block/vda/ro)"
+if echo x | dd of=/dev/vda bs=512 count=1 oflag=direct conv=sync 2>/dev/null; then
+	fail "a write to a read-only disk succeeded"
+fi
+dd if=/dev/vda of=/dev/null bs=4096 count=4 iflag=direct || fail "read"
+echo ro-done
+"""
+
+
+def test_readonly(uvdpad, workdir, image):
+    d = uvdpad
+    disk = make_file(workdir, 8 << 20)
+    with open(disk, "r+b") as f:
+        f.write(b"keep" * 1024)
+    d.cli("dev", "add", "name", "ro", "mgmtdev", "blk", "path", disk,
+          "readonly")
+    assert "read_only true" in d.cli("dev", "config", "show", "ro")
+    res = run_guest(image, READONLY, workdir, timeout=240,
+                    extra_args=vhost_user_blk_args(d.socket("ro")))
+    res.check()
+    assert "ro=1" in res.console, res.tail()
+    with open(disk, "rb") as f:
+        assert f.read(4096) == b"keep" * 1024
+
+
+RESIZE = r"""
+wait_for /dev/vda 10
+echo "size $(cat /sys/block/vda/size)"
+n=0
+while [ "$(cat /sys/block/vda/size)" = "{old}" ] && [ $n -lt 900 ]; do
+	sleep 0.1; n=$((n + 1))
+done
+echo "new size $(cat /sys/block/vda/size)"
+"""
+
+
+def test_resize_running_guest(uvdpad, workdir, image):
+    d = uvdpad
+    disk = make_file(workdir, 32 << 20)
+    d.cli("dev", "add", "name", "rs", "mgmtdev", "blk", "path", disk)
+    old = (32 << 20) // 512
+    with Guest(image, RESIZE.format(old=old), workdir,
+               extra_args=vhost_user_blk_args(d.socket("rs"))) as g:
+        assert g.wait_for(r"size %d" % old, 180), g.console()[-2000:]
+        d.cli("dev", "resize", "rs", "capacity", "48M")
+        m = g.wait_for(r"new size (\d+)", 120)
+        assert m and int(m.group(1)) == (48 << 20) // 512, g.console()[-2000:]
+        res = g.wait(60)
+    res.check()
+    assert os.path.getsize(disk) >= 48 << 20
+    assert "capacity %d " % ((48 << 20) // 512) in d.cli(
+        "dev", "config", "show", "rs")
