@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <uvdpa/mgmt.h>
+
 #include "log.h"
 #include "uvdpad.h"
 
@@ -93,10 +95,10 @@ static int check_opts(struct daemon *d, struct vdpa_device *vdev,
 	return 0;
 }
 
-static int hook_dev_new(void *ctx, struct vdpa_device *vdev,
-			const struct mgmt_dev_opts *o, struct vdpa_extack *ext)
+int daemon_dev_new(struct daemon *d, struct vdpa_device *vdev,
+		   const struct vdpa_dev_set_config *cfg,
+		   const struct mgmt_dev_opts *o, struct vdpa_extack *ext)
 {
-	struct daemon *d = ctx;
 	const char *drv = o->driver ? o->driver : state_override(d, vdev->name);
 	int ret;
 
@@ -107,7 +109,7 @@ static int hook_dev_new(void *ctx, struct vdpa_device *vdev,
 		ret = check_opts(d, vdev, o, effective_driver(d, vdev), ext);
 	if (ret)
 		return ret;
-	if (!state_dev_add(d, vdev->name, o))
+	if (!state_dev_add(d, vdev, cfg, o))
 		return -ENOMEM;
 	ret = bind_now(d, vdev, ext);
 	if (ret) {
@@ -117,7 +119,16 @@ static int hook_dev_new(void *ctx, struct vdpa_device *vdev,
 	if (o->driver && state_set_override(d, vdev->name, o->driver))
 		log_warn("%s: the override to %s is not kept", vdev->name,
 			 o->driver);
+	if (state_devices_save(d))
+		log_warn("%s: will not be there after a restart", vdev->name);
 	return 0;
+}
+
+static int hook_dev_new(void *ctx, struct vdpa_device *vdev,
+			const struct vdpa_dev_set_config *cfg,
+			const struct mgmt_dev_opts *o, struct vdpa_extack *ext)
+{
+	return daemon_dev_new(ctx, vdev, cfg, o, ext);
 }
 
 static void hook_dev_del(void *ctx, struct vdpa_device *vdev)
@@ -126,7 +137,21 @@ static void hook_dev_del(void *ctx, struct vdpa_device *vdev)
 
 	/* a deleted device's choices go with it; a restart keeps them */
 	state_dev_del(d, vdev->name);
+	state_devices_save(d);
 	state_set_override(d, vdev->name, NULL);
+}
+
+static void hook_dev_resized(void *ctx, struct vdpa_device *vdev,
+			     uint64_t capacity)
+{
+	struct daemon *d = ctx;
+	struct dev_rec *r = state_dev(d, vdev->name);
+
+	if (!r)
+		return;
+	r->cfg.blk.capacity = capacity;
+	r->cfg.ext_mask |= UVDPA_EXT_BIT(UVDPA_ATTR_BLK_CAPACITY);
+	state_devices_save(d);
 }
 
 /* Back to where @vdev was before a bind that failed. */
@@ -194,6 +219,7 @@ const struct mgmt_hooks daemon_mgmt_hooks = {
 	.dev_new = hook_dev_new,
 	.dev_del = hook_dev_del,
 	.dev_bind = hook_dev_bind,
+	.dev_resized = hook_dev_resized,
 };
 
 #ifndef HAVE_VIRTIO_VDPA

@@ -343,6 +343,7 @@ static int daemon_start(struct daemon *d)
 		log_err("cannot start: %s", strerror(-ret));
 		return ret;
 	}
+	state_devices_restore(d);
 	ret = mgmt_sock_open(d);
 	if (ret) {
 		log_err("cannot listen on %s: %s", d->sock_path,

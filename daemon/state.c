@@ -185,10 +185,11 @@ struct dev_rec *state_dev(struct daemon *d, const char *name)
 	return NULL;
 }
 
-struct dev_rec *state_dev_add(struct daemon *d, const char *name,
+struct dev_rec *state_dev_add(struct daemon *d, struct vdpa_device *vdev,
+			      const struct vdpa_dev_set_config *cfg,
 			      const struct mgmt_dev_opts *opts)
 {
-	struct dev_rec *r = state_dev(d, name);
+	struct dev_rec *r = state_dev(d, vdev->name);
 
 	if (!r) {
 		r = calloc(1, sizeof(*r));
@@ -196,7 +197,18 @@ struct dev_rec *state_dev_add(struct daemon *d, const char *name,
 			return NULL;
 		list_add_tail(&r->link, &d->devs);
 	}
-	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->dormant = false;
+	snprintf(r->name, sizeof(r->name), "%s", vdev->name);
+	snprintf(r->mgmtdev, sizeof(r->mgmtdev), "%s",
+		 vdev->mdev ? vdev->mdev->dev_name : "");
+	r->index = vdev->index;
+	r->cfg = *cfg;
+	snprintf(r->path, sizeof(r->path), "%s",
+		 cfg->blk.path ? cfg->blk.path : "");
+	snprintf(r->serial, sizeof(r->serial), "%s",
+		 cfg->blk.serial ? cfg->blk.serial : "");
+	r->cfg.blk.path = cfg->blk.path ? r->path : NULL;
+	r->cfg.blk.serial = cfg->blk.serial ? r->serial : NULL;
 	r->opts = *opts;
 	r->opts.driver = NULL;
 	r->opts.ifname = NULL;

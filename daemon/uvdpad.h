@@ -25,12 +25,21 @@ struct daemon_opts {
 	gid_t sock_group; /* group "uvdpa", looked up once; -1: none */
 };
 
-/* A device's bus driver options, while it exists (state.c). */
+/*
+ * A device as it was created: what uvdpad needs to create it again after
+ * a restart (state.c), with its bus driver options.
+ */
 struct dev_rec {
 	struct list_head link;
 	char name[VDPA_NAME_MAX];
+	char mgmtdev[VDPA_NAME_MAX];
+	unsigned int index;
+	struct vdpa_dev_set_config cfg; /* blk.path and blk.serial: below */
+	char path[PATH_MAX];
+	char serial[24];
 	struct mgmt_dev_opts opts; /* driver and ifname: NULL here */
 	char ifname[16]; /* "": the device's name */
+	bool dormant; /* not created at the last start: kept, not live */
 };
 
 struct vv_blk_fs;
@@ -88,9 +97,18 @@ const char *state_override(struct daemon *d, const char *name);
 /* @driver NULL: forget the override. */
 int state_set_override(struct daemon *d, const char *name, const char *driver);
 struct dev_rec *state_dev(struct daemon *d, const char *name);
-struct dev_rec *state_dev_add(struct daemon *d, const char *name,
+struct dev_rec *state_dev_add(struct daemon *d, struct vdpa_device *vdev,
+			      const struct vdpa_dev_set_config *cfg,
 			      const struct mgmt_dev_opts *opts);
 void state_dev_del(struct daemon *d, const char *name);
+/* Rewrite $STATE/devices from the records; 0 or -errno (logged). */
+int state_devices_save(struct daemon *d);
+/* Create every device $STATE/devices holds, as they were. */
+void state_devices_restore(struct daemon *d);
+/* The dev_new hook, also what a restore calls (devices.c). */
+int daemon_dev_new(struct daemon *d, struct vdpa_device *vdev,
+		   const struct vdpa_dev_set_config *cfg,
+		   const struct mgmt_dev_opts *o, struct vdpa_extack *ext);
 
 /* The management socket (mgmt_sock.c). */
 int mgmt_sock_open(struct daemon *d);

@@ -50,22 +50,27 @@ struct mgmt_dev_opts {
  * struct mgmt_hooks - what the daemon decides, the server asks. Every hook
  * is optional and runs with bus->lock held for writing (dev_info: read).
  * @dev_info: fill the `dev show` extras of @vdev.
- * @dev_new: @vdev was just created, with autoprobe held off so that no
- *	driver took it yet: record @opts, apply the driver override and
- *	bind. An error (message in @ext) deletes the device again.
+ * @dev_new: @vdev was just created from @config, with autoprobe held off
+ *	so that no driver took it yet: record @config and @opts, apply the
+ *	driver override and bind. An error (message in @ext) deletes the
+ *	device again.
  * @dev_del: @vdev is about to be deleted by a DEV_DEL request.
  * @dev_bind: bind @vdev to the bus driver @driver, or leave it unbound
  *	for "none" (UVDPA_CMD_DEV_BIND/UNBIND), remembering the choice.
+ * @dev_resized: @vdev was resized to @capacity bytes.
  */
 struct mgmt_hooks {
 	void (*dev_info)(void *ctx, struct vdpa_device *vdev,
 			 struct mgmt_dev_info *info);
 	int (*dev_new)(void *ctx, struct vdpa_device *vdev,
+		       const struct vdpa_dev_set_config *config,
 		       const struct mgmt_dev_opts *opts,
 		       struct vdpa_extack *ext);
 	void (*dev_del)(void *ctx, struct vdpa_device *vdev);
 	int (*dev_bind)(void *ctx, struct vdpa_device *vdev, const char *driver,
 			struct vdpa_extack *ext);
+	void (*dev_resized)(void *ctx, struct vdpa_device *vdev,
+			    uint64_t capacity);
 };
 
 /* @admin_uid: besides root, the user allowed to run admin commands. */

@@ -445,6 +445,12 @@ struct vdpa_bus {
 	uint8_t *index_used; /* index allocation bitmap */
 	unsigned int index_cap;
 	bool autoprobe; /* drivers_autoprobe */
+	/*
+	 * The index the next device gets if it is free, then -1 again: how
+	 * a daemon restoring its devices keeps their indices (and so their
+	 * vhost-vdpa-N sockets). bus->lock held.
+	 */
+	int index_hint;
 };
 
 struct vdpa_bus *vdpa_bus_new(void);

@@ -39,6 +39,7 @@ struct vdpa_bus *vdpa_bus_new(void)
 	list_init(&bus->mgmtdevs);
 	list_init(&bus->drivers);
 	bus->autoprobe = true;
+	bus->index_hint = -1;
 	return bus;
 }
 
@@ -90,22 +91,43 @@ bool vdpa_bus_write_locked(const struct vdpa_bus *bus)
 	return bus->write_held && pthread_equal(bus->writer, pthread_self());
 }
 
-/* Lowest free index (the kernel's IDA); bus->lock held. */
+/* Make room for index @i in the bitmap. */
+static int vdpa_index_grow(struct vdpa_bus *bus, unsigned int i)
+{
+	unsigned int cap = bus->index_cap ? bus->index_cap : 64;
+	uint8_t *used;
+
+	if (i < bus->index_cap)
+		return 0;
+	while (cap <= i)
+		cap *= 2;
+	used = realloc(bus->index_used, cap);
+	if (!used)
+		return -ENOMEM;
+	memset(used + bus->index_cap, 0, cap - bus->index_cap);
+	bus->index_used = used;
+	bus->index_cap = cap;
+	return 0;
+}
+
+/*
+ * Lowest free index (the kernel's IDA), or the hint a restore asked for
+ * when it is free; bus->lock held.
+ */
 static int vdpa_index_alloc(struct vdpa_bus *bus, unsigned int *index)
 {
+	int hint = bus->index_hint;
 	unsigned int i;
 
-	for (i = 0; i < bus->index_cap && bus->index_used[i]; i++)
-		;
-	if (i == bus->index_cap) {
-		unsigned int cap = bus->index_cap ? bus->index_cap * 2 : 64;
-		uint8_t *used = realloc(bus->index_used, cap);
-
-		if (!used)
+	bus->index_hint = -1;
+	if (hint >= 0 && !vdpa_index_grow(bus, (unsigned int)hint) &&
+	    !bus->index_used[hint]) {
+		i = (unsigned int)hint;
+	} else {
+		for (i = 0; i < bus->index_cap && bus->index_used[i]; i++)
+			;
+		if (vdpa_index_grow(bus, i))
 			return -ENOMEM;
-		memset(used + bus->index_cap, 0, cap - bus->index_cap);
-		bus->index_used = used;
-		bus->index_cap = cap;
 	}
 	bus->index_used[i] = 1;
 	*index = i;

@@ -618,7 +618,7 @@ static int dev_new_add(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
 	vdev = vdpa_find_device(bus, name);
 	if (!vdev)
 		return 0;
-	ret = h->dev_new(req->srv->hooks_ctx, vdev, o, &req->ext_ack);
+	ret = h->dev_new(req->srv->hooks_ctx, vdev, c, o, &req->ext_ack);
 	if (ret)
 		m->ops->dev_del(m, vdev);
 	return ret;

@@ -79,6 +79,9 @@ int mgmt_dev_resize_doit(struct mgmt_req *req)
 	if (!ret)
 		ret = vdev->mdev->ops->dev_resize(
 			vdev->mdev, vdev, mnl_attr_get_u64(cap), &req->ext_ack);
+	if (!ret && req->srv->hooks.dev_resized)
+		req->srv->hooks.dev_resized(req->srv->hooks_ctx, vdev,
+					    mnl_attr_get_u64(cap));
 	vdpa_bus_unlock(req_bus(req));
 	return ret;
 }

@@ -52,8 +52,7 @@ def test_override_kept_across_restart(tmpbase):
         assert d.stop() == 0
     d = Daemon(tmpbase).start()
     try:
-        # the same name, after the restart: still left unbound
-        d.cli("dev", "add", "name", "b0", "mgmtdev", "vdpasim_blk", check=0)
+        # restored after the restart, and still left unbound
         assert "driver" not in show(d, "b0")
         # another name takes the default driver
         d.cli("dev", "add", "name", "b1", "mgmtdev", "vdpasim_blk", check=0)

@@ -673,6 +673,22 @@ static void index_grows(void **state)
 	assert_int_equal(dev_new(f, "again")->vdpa.index, 150);
 }
 
+/* A restore asks for an index: taken when free, else the lowest free. */
+static void index_hint(void **state)
+{
+	struct fix *f = *state;
+
+	f->bus->index_hint = 300; /* beyond the bitmap: it grows */
+	assert_int_equal(dev_new(f, "a")->vdpa.index, 300);
+	assert_int_equal(f->bus->index_hint, -1); /* used once */
+	assert_int_equal(dev_new(f, "b")->vdpa.index, 0);
+	f->bus->index_hint = 300; /* taken: the lowest free instead */
+	assert_int_equal(dev_new(f, "c")->vdpa.index, 1);
+	f->bus->index_hint = 2;
+	assert_int_equal(dev_new(f, "d")->vdpa.index, 2);
+	assert_string_equal(dev_new(f, NULL)->vdpa.name, "vdpa3");
+}
+
 /* ---- management devices ---- */
 
 static void mgmtdev_register_rules(void **state)
@@ -1397,6 +1413,7 @@ int main(void)
 		T(names_unique_through_mgmtdev),
 		T(index_lowest_free_reused),
 		T(index_grows),
+		T(index_hint),
 		T(mgmtdev_register_rules),
 		T(mgmtdev_handle_match),
 		T(mgmtdev_classes),

@@ -1,0 +1,80 @@
+"""uvdpad keeps its devices in the state dir: after a SIGKILL or a clean
+stop, the next start creates them again with the same names, indices
+(so the same vhost-vdpa-N sockets), parent settings, socket permissions
+and bindings. A line it cannot use is reported, and a device it cannot
+create is kept for the next start rather than forgotten."""
+import os
+import signal
+import stat
+
+from conftest import Daemon, need_cli
+
+
+def snapshot(d):
+    return (d.cli("dev", "show", check=0).stdout,
+            d.cli("dev", "config", "show", check=0).stdout)
+
+
+def populate(d):
+    d.cli("dev", "add", "name", "n0", "mgmtdev", "vdpasim_net", "mac",
+          "00:35:09:19:48:05", "mtu", "9000", check=0)
+    d.cli("dev", "add", "name", "gap", "mgmtdev", "vdpasim_blk", check=0)
+    d.cli("dev", "add", "name", "b1", "mgmtdev", "vdpasim_blk", "mode",
+          "0600", check=0)
+    d.cli("dev", "add", "name", "n2", "mgmtdev", "vdpasim_net",
+          "device_features", "0x300020000", "driver", "none",
+          check=0)
+    d.cli("dev", "del", "gap", check=0)  # index 1 stays free
+
+
+def test_restore_after_sigkill_and_sigterm(tmpbase):
+    need_cli()
+    d = Daemon(tmpbase).start()
+    populate(d)
+    before = snapshot(d)
+    assert "vhost-vdpa-2" in before[0] and "vhost-vdpa-1" not in before[0]
+    d.stop(signal.SIGKILL)
+    for sig in (signal.SIGTERM, None):
+        d = Daemon(tmpbase).start()
+        try:
+            assert snapshot(d) == before
+            sock = os.path.join(d.run_dir, "vhost-vdpa-2")
+            assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+            assert os.readlink(os.path.join(d.run_dir, "by-name", "b1")) == \
+                "../vhost-vdpa-2"
+            assert "restored 3 devices" in d.read_log()
+        finally:
+            if sig:
+                assert d.stop(sig) == 0
+    # a new device takes the free index, as it would have before
+    d.cli("dev", "add", "name", "new", "mgmtdev", "vdpasim_blk", check=0)
+    assert "vhost-vdpa-1" in d.cli("dev", "show", "new", check=0).stdout
+    assert d.stop() == 0
+
+
+def test_restore_keeps_what_it_cannot_create(tmpbase):
+    need_cli()
+    d = Daemon(tmpbase).start()
+    d.cli("dev", "add", "name", "n0", "mgmtdev", "vdpasim_net", check=0)
+    assert d.stop() == 0
+    path = os.path.join(d.state_dir, "devices")
+    with open(path) as f:
+        good = f.read()
+    ghost = good.replace("name=n0", "name=ghost").replace(
+        "mgmtdev=vdpasim_net", "mgmtdev=nosuch").replace("index=0", "index=5")
+    with open(path, "w") as f:
+        f.write(good + "this is not a device\n" + ghost)
+    d = Daemon(tmpbase).start()
+    try:
+        log = d.read_log()
+        assert "devices:2: not a device; ignored" in log
+        assert "ghost: management device nosuch is gone" in log
+        assert "n0" in d.cli("dev", "show", check=0).stdout
+        # a change rewrites the file: the ghost is still there, the junk not
+        d.cli("dev", "add", "name", "n1", "mgmtdev", "vdpasim_net", check=0)
+        with open(path) as f:
+            now = f.read()
+        assert "name=ghost" in now and "not a device" not in now
+        assert "name=n1" in now
+    finally:
+        assert d.stop() == 0
