@@ -289,10 +289,19 @@ static void notify_systemd(const char *state)
 
 static int register_parents(struct daemon *d)
 {
+	char dir[PATH_MAX + 16];
+	int ret;
+
 	d->sim_net = vdpasim_net_mgmtdev_new(d->pool);
 	d->sim_blk = vdpasim_blk_mgmtdev_new(d->pool);
 	if (!d->sim_net || !d->sim_blk)
 		return -ENOMEM;
+	snprintf(dir, sizeof(dir), "%s/vdpasim_blk", d->opts.runtime_dir);
+	ret = vdpasim_blk_set_dir(d->sim_blk, dir);
+	if (ret)
+		log_warn("cannot keep vdpasim_blk ramdisks in %s (%s): they "
+			 "will not outlive uvdpad",
+			 dir, strerror(-ret));
 	if (vdpa_mgmtdev_register(d->bus, d->sim_net) ||
 	    vdpa_mgmtdev_register(d->bus, d->sim_blk))
 		return -EINVAL;
@@ -383,8 +392,11 @@ static void daemon_stop(struct daemon *d)
 	if (d->bus) {
 		if (d->sim_net)
 			vdpa_mgmtdev_unregister(d->sim_net);
-		if (d->sim_blk)
+		if (d->sim_blk) {
+			/* the next start restores the devices, data included */
+			vdpasim_blk_keep_files(d->sim_blk);
 			vdpa_mgmtdev_unregister(d->sim_blk);
+		}
 		vdpa_bus_free(d->bus);
 	}
 #ifdef HAVE_VIRTIO_VDPA

@@ -242,6 +242,7 @@ static int restore_one(struct daemon *d, struct dev_rec *r)
 	}
 	d->bus->index_hint = (int)r->index;
 	d->bus->autoprobe = false;
+	r->cfg.restoring = true;
 	ret = m->ops->dev_add(m, r->name, &r->cfg, &ext);
 	d->bus->autoprobe = autoprobe;
 	d->bus->index_hint = -1;

@@ -203,6 +203,7 @@ struct dev_rec *state_dev_add(struct daemon *d, struct vdpa_device *vdev,
 		 vdev->mdev ? vdev->mdev->dev_name : "");
 	r->index = vdev->index;
 	r->cfg = *cfg;
+	r->cfg.restoring = false;
 	snprintf(r->path, sizeof(r->path), "%s",
 		 cfg->blk.path ? cfg->blk.path : "");
 	snprintf(r->serial, sizeof(r->serial), "%s",

@@ -15,6 +15,15 @@
 
 struct vdpa_mgmt_dev *vdpasim_net_mgmtdev_new(struct vdpa_worker_pool *pool);
 struct vdpa_mgmt_dev *vdpasim_blk_mgmtdev_new(struct vdpa_worker_pool *pool);
+/*
+ * vdpasim_blk keeps each device's ramdisk in @dir/NAME (a file, sparse;
+ * on tmpfs under the runtime dir it is still RAM) instead of a memfd, so
+ * that it outlives the daemon: a device created with config->restoring
+ * finds its data again. Deleting a device removes its file; with
+ * vdpasim_blk_keep_files(), unregistering (a daemon stopping) keeps them.
+ */
+int vdpasim_blk_set_dir(struct vdpa_mgmt_dev *mdev, const char *dir);
+void vdpasim_blk_keep_files(struct vdpa_mgmt_dev *mdev);
 /* Unregister first (that deletes its devices). */
 void vdpasim_mgmtdev_free(struct vdpa_mgmt_dev *mdev);
 

@@ -322,6 +322,12 @@ struct vdpa_dev_set_config {
 	uint64_t mask; /* BIT_ULL(VDPA_ATTR_*) of each attribute given */
 	/* UVDPA_EXT_BIT(UVDPA_ATTR_*) of each extension attribute given */
 	uint64_t ext_mask;
+	/*
+	 * The device existed before a restart of the daemon and is being
+	 * created again: a parent keeps what it stored for it (the
+	 * simulator's ramdisk) instead of starting afresh.
+	 */
+	bool restoring;
 };
 
 /* The bit of an extension attribute in ext_mask and ext_attr_mask. */

@@ -12,7 +12,9 @@
  *  - DISCARD and WRITE_ZEROES punch a hole in the memfd, so discarded
  *    space goes back to the host;
  *  - requests are taken and completed in batches, one notification each.
- * The ramdisk is a memfd: pages never written cost nothing.
+ * The ramdisk is a memfd, or a file in the directory the daemon gives
+ * (vdpasim_blk_set_dir) so that it survives a restart of the daemon:
+ * pages never written cost nothing either way.
  */
 #include <endian.h>
 #include <errno.h>
@@ -21,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uvdpa/uapi.h>
@@ -50,10 +54,23 @@ _Static_assert(sizeof(struct virtio_blk_config) <= SIM_BLK_CONFIG_SIZE,
 
 struct sim_blk {
 	struct sim_dev sim;
-	int memfd;
+	int memfd; /* or the file's fd */
+	bool file; /* memfd is a file of the mgmtdev's directory */
 	uint8_t *disk;
 	uint64_t capacity; /* sectors */
 };
+
+/* vdpasim_blk's management device: the simulators' plus a directory. */
+struct sim_blk_mgmt {
+	struct sim_mgmt m; /* first: vdpasim_mgmtdev_free() frees it */
+	char dir[PATH_MAX]; /* "": memfds */
+	bool keep; /* a device going away keeps its file */
+};
+
+static struct sim_blk_mgmt *sim_blk_mgmt(struct sim_dev *sim)
+{
+	return container_of(sim->attr.mgmt, struct sim_blk_mgmt, m);
+}
 
 static struct sim_blk *sim_to_blk(struct sim_dev *sim)
 {
@@ -230,21 +247,54 @@ static void sim_blk_get_config(struct sim_dev *sim, void *config)
 	c->max_write_zeroes_seg = htole32(1);
 }
 
+/* A file a name can safely become: no path, nothing hidden. */
+static bool sim_blk_file_name_ok(const char *name)
+{
+	return *name && *name != '.' && !strchr(name, '/');
+}
+
+/* The ramdisk's fd: @dir/NAME (kept on a restore, else new), or a memfd. */
+static int sim_blk_open(struct sim_dev *sim,
+			const struct vdpa_dev_set_config *config,
+			struct vdpa_extack *ext)
+{
+	struct sim_blk_mgmt *bm = sim_blk_mgmt(sim);
+	struct sim_blk *blk = sim_to_blk(sim);
+	char name[PATH_MAX + VDPA_NAME_MAX + 2];
+	int flags = O_RDWR | O_CREAT | O_CLOEXEC;
+
+	blk->memfd = -1;
+	if (!*bm->dir || !sim_blk_file_name_ok(sim->vdpa.name)) {
+		snprintf(name, sizeof(name), "vdpasim_blk:%s", sim->vdpa.name);
+		blk->memfd = memfd_create(name, MFD_CLOEXEC);
+		return blk->memfd < 0 ? -errno : 0;
+	}
+	snprintf(name, sizeof(name), "%s/%s", bm->dir, sim->vdpa.name);
+	if (!config->restoring)
+		flags |= O_TRUNC; /* a new device starts with zeros */
+	blk->memfd = open(name, flags, 0600);
+	if (blk->memfd < 0) {
+		vdpa_extack_set(ext, "cannot open the ramdisk %s: %s", name,
+				strerror(errno));
+		return -errno;
+	}
+	blk->file = true;
+	return 0;
+}
+
 static int sim_blk_init(struct sim_dev *sim,
 			const struct vdpa_dev_set_config *config,
 			struct vdpa_extack *ext)
 {
 	struct sim_blk *blk = sim_to_blk(sim);
 	size_t size = SIM_BLK_CAPACITY << VIRTIO_BLK_SECTOR_SHIFT;
-	char name[VDPA_NAME_MAX + 16];
 	void *disk;
+	int ret;
 
-	blk->memfd = -1;
 	blk->capacity = SIM_BLK_CAPACITY;
-	snprintf(name, sizeof(name), "vdpasim_blk:%s", sim->vdpa.name);
-	blk->memfd = memfd_create(name, MFD_CLOEXEC);
-	if (blk->memfd < 0)
-		return -errno;
+	ret = sim_blk_open(sim, config, ext);
+	if (ret)
+		return ret;
 	if (ftruncate(blk->memfd, (off_t)size))
 		return -errno;
 	disk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, blk->memfd,
@@ -263,6 +313,13 @@ static void sim_blk_free(struct sim_dev *sim)
 		munmap(blk->disk, blk->capacity << VIRTIO_BLK_SECTOR_SHIFT);
 	if (blk->memfd >= 0)
 		close(blk->memfd);
+	if (blk->file && !sim_blk_mgmt(sim)->keep) {
+		char name[PATH_MAX + VDPA_NAME_MAX + 2];
+
+		snprintf(name, sizeof(name), "%s/%s", sim_blk_mgmt(sim)->dir,
+			 sim->vdpa.name);
+		unlink(name);
+	}
 }
 
 static int sim_blk_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
@@ -304,7 +361,8 @@ static const uint32_t sim_blk_ids[] = { VIRTIO_ID_BLOCK, 0 };
 
 struct vdpa_mgmt_dev *vdpasim_blk_mgmtdev_new(struct vdpa_worker_pool *pool)
 {
-	struct sim_mgmt *m = calloc(1, sizeof(*m));
+	struct sim_blk_mgmt *bm = calloc(1, sizeof(*bm));
+	struct sim_mgmt *m = bm ? &bm->m : NULL;
 
 	if (!m)
 		return NULL;
@@ -316,4 +374,22 @@ struct vdpa_mgmt_dev *vdpasim_blk_mgmtdev_new(struct vdpa_worker_pool *pool)
 	m->mdev.id_table = sim_blk_ids;
 	list_init(&m->mdev.bus_link);
 	return &m->mdev;
+}
+
+int vdpasim_blk_set_dir(struct vdpa_mgmt_dev *mdev, const char *dir)
+{
+	struct sim_blk_mgmt *bm =
+		container_of(mdev, struct sim_blk_mgmt, m.mdev);
+
+	if (strlen(dir) >= sizeof(bm->dir) - VDPA_NAME_MAX - 1)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(bm->dir, sizeof(bm->dir), "%s", dir);
+	return 0;
+}
+
+void vdpasim_blk_keep_files(struct vdpa_mgmt_dev *mdev)
+{
+	container_of(mdev, struct sim_blk_mgmt, m.mdev)->keep = true;
 }
