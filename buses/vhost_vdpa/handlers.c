@@ -24,7 +24,9 @@
 	 BIT_ULL(VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                          \
 	 BIT_ULL(VU_PROTOCOL_F_BACKEND_REQ))
 
-enum vu_fds { FDS_NONE, FDS_ONE, FDS_VRING, FDS_TABLE };
+/* FDS_STRAY: none expected, one tolerated and closed (REM_MEM_REG: the
+ * spec says so, as some front ends send the region's fd along) */
+enum vu_fds { FDS_NONE, FDS_ONE, FDS_VRING, FDS_TABLE, FDS_STRAY };
 
 struct vu_handler {
 	int (*fn)(struct vu_backend *b, struct vu_msg *msg);
@@ -474,7 +476,7 @@ static const struct vu_handler vu_handlers[VU_REQUEST_MAX] = {
 	ROW(VU_GET_MAX_MEM_SLOTS, h_get_max_mem_slots, FDS_NONE, 0, true, "-"),
 	ROW(VU_ADD_MEM_REG, h_add_mem_reg, FDS_ONE,
 	    sizeof(struct vu_mem_single), false, "set_map"),
-	ROW(VU_REM_MEM_REG, h_rem_mem_reg, FDS_NONE,
+	ROW(VU_REM_MEM_REG, h_rem_mem_reg, FDS_STRAY,
 	    sizeof(struct vu_mem_single), false, "set_map"),
 	ROW(VU_SET_STATUS, h_set_status, FDS_NONE, 8, false,
 	    "set_status (0: reset)"),
@@ -492,6 +494,8 @@ static bool vu_fds_ok(const struct vu_handler *h, const struct vu_msg *msg)
 		return msg->nfds == (msg->payload.u64 & VU_VRING_NOFD ? 0 : 1);
 	case FDS_TABLE:
 		return true; /* checked against nregions by the handler */
+	case FDS_STRAY:
+		return msg->nfds <= 1;
 	}
 	return false;
 }
