@@ -48,6 +48,7 @@ bench: deps all
 	$(BUILD)/bench/bench-ring
 	$(BUILD)/bench/bench-mgmt $(BUILD)
 	/usr/bin/python3 bench/vhost-blk.py --build $(BUILD)
+	/usr/bin/python3 bench/blk.py --build $(BUILD)
 	/usr/bin/python3 bench/net.py $(BUILD)
 
 format:
