@@ -52,9 +52,16 @@ static void sim_poll_busy(struct vdpa_poll *p)
 static bool sim_poll_idle(struct vdpa_poll *p)
 {
 	struct sim_vq *vq = poll_to_vq(p);
+	struct sim_dev *sim = vq->sim;
 
 	if (vq->ring.broken)
 		return false;
+	if (sim->attr.vq_idle) {
+		int busy = sim->attr.vq_idle(sim, vq);
+
+		if (busy)
+			return busy > 0;
+	}
 	if (!vq_dev_enable_notify(&vq->ring))
 		return false;
 	/*
@@ -106,6 +113,12 @@ void sim_needs_reset(struct sim_dev *sim)
 	/* The spec's config change notification, once. */
 	if (!(old & VIRTIO_CONFIG_S_NEEDS_RESET))
 		sim_signal(&sim->config_cb, -1);
+}
+
+void sim_config_changed(struct sim_dev *sim)
+{
+	sim->generation++;
+	sim_signal(&sim->config_cb, -1);
 }
 
 void sim_vq_broken(struct sim_vq *vq)
@@ -167,18 +180,36 @@ static uint16_t sim_vq_avail_index(struct sim_vq *vq)
 
 static void sim_vq_stop(struct sim_vq *vq)
 {
+	struct sim_dev *sim = vq->sim;
+
 	vdpa_worker_detach(&vq->poll);
+	if (vq->class_started) {
+		vq->class_started = false;
+		sim->attr.vq_stop(sim, vq);
+	}
 }
 
 static void sim_vq_start(struct sim_vq *vq)
 {
 	struct sim_dev *sim = vq->sim;
+	struct vdpa_worker *w = sim->worker;
+	int fd = vq->kickfd >= 0 ? vq->kickfd : vq->own_kickfd;
 
 	if (!sim->running || !sim_vq_ready(vq) || !vq->iov || vq->poll.worker)
 		return;
-	vq->poll.fd = vq->kickfd >= 0 ? vq->kickfd : vq->own_kickfd;
+	if (sim->attr.vq_start) {
+		fd = sim->attr.vq_start(sim, vq, fd);
+		if (fd < 0) {
+			sim_vq_broken(vq);
+			return;
+		}
+		vq->class_started = true;
+	}
+	if (sim->attr.vq_workers)
+		w = vdpa_worker_pick(sim->attr.mgmt->pool);
+	vq->poll.fd = fd;
 	vq->poll.poll_us = sim->poll_us;
-	if (vdpa_worker_attach(sim->worker, &vq->poll))
+	if (vdpa_worker_attach(w, &vq->poll))
 		sim_vq_broken(vq); /* e.g. a kick fd epoll cannot watch */
 }
 
@@ -339,7 +370,7 @@ static uint16_t sim_get_vq_size(struct vdpa_device *vdev, uint16_t idx)
 	if (__atomic_load_n(&sim->status, __ATOMIC_RELAXED) &
 	    VIRTIO_CONFIG_S_DRIVER_OK)
 		return (uint16_t)sim->vqs[idx].num;
-	return SIM_VQ_NUM_MAX;
+	return vdev->config->get_vq_num_max(vdev);
 }
 
 static int sim_set_vq_kickfd(struct vdpa_device *vdev, uint16_t idx, int fd)
@@ -412,7 +443,9 @@ static void sim_set_config_cb(struct vdpa_device *vdev,
 
 static uint16_t sim_get_vq_num_max(struct vdpa_device *vdev)
 {
-	return SIM_VQ_NUM_MAX;
+	uint32_t max = vdpa_to_sim(vdev)->attr.vq_num_max;
+
+	return (uint16_t)(max ? max : SIM_VQ_NUM_MAX);
 }
 
 static uint32_t sim_get_device_id(struct vdpa_device *vdev)
@@ -755,6 +788,12 @@ struct sim_dev *sim_create(const struct sim_dev_attr *attr, const char *name,
 
 	if (config->mask & BIT_ULL(VDPA_ATTR_DEV_FEATURES)) {
 		if (config->device_features & ~attr->supported_features) {
+			vdpa_extack_set(
+				ext,
+				"device_features 0x%llx not supported "
+				"(supported 0x%llx)",
+				(unsigned long long)config->device_features,
+				(unsigned long long)attr->supported_features);
 			*err = -EINVAL;
 			return NULL;
 		}

@@ -41,6 +41,7 @@ struct sim_vq {
 	int callfd; /* -1: use cb */
 	int kickfd; /* the driver's, or -1: own_kickfd */
 	int own_kickfd; /* written by kick_vq */
+	bool class_started; /* attr.vq_start succeeded: attr.vq_stop is due */
 
 	/* the data path; read by the worker while attached */
 	struct vq_dev ring;
@@ -65,6 +66,23 @@ struct sim_mgmt {
  * @get_stats: optional; per-queue counters for vstats.
  * @reset: optional; reset class state (data path stopped).
  * @free: optional; release class resources.
+ *
+ * For classes whose requests complete later than they are taken (real
+ * storage), all optional:
+ * @vq_num_max: the largest queue size; 0: SIM_VQ_NUM_MAX.
+ * @vq_workers: each queue is served on its own worker, picked when it
+ *	starts, instead of all of the device's on one (the class then never
+ *	touches one queue from another's serve).
+ * @vq_start: queue @vq is about to be served (control thread): returns the
+ *	fd its worker must wait on (the class watches @kickfd itself, e.g.
+ *	together with its completions), or -errno.
+ * @vq_stop: the worker let go of @vq (control thread): finish everything
+ *	in flight, since the map or the ring may change next.
+ * @vq_idle: the worker is about to sleep on @vq: > 0 when work is
+ *	pending that no fd will announce (keep serving); < 0 to sleep even
+ *	with chains available, when they wait for resources that an
+ *	in-flight request frees and its completion wakes the queue; 0: as
+ *	usual.
  */
 struct sim_dev_attr {
 	struct sim_mgmt *mgmt;
@@ -88,12 +106,18 @@ struct sim_dev_attr {
 			 struct vdpa_stats_writer *w, struct vdpa_extack *ext);
 	void (*reset)(struct sim_dev *sim);
 	void (*free)(struct sim_dev *sim);
+
+	uint32_t vq_num_max;
+	bool vq_workers;
+	int (*vq_start)(struct sim_dev *sim, struct sim_vq *vq, int kickfd);
+	void (*vq_stop)(struct sim_dev *sim, struct sim_vq *vq);
+	int (*vq_idle)(struct sim_dev *sim, struct sim_vq *vq);
 };
 
 struct sim_dev {
 	struct vdpa_device vdpa;
 	struct sim_dev_attr attr;
-	struct vdpa_worker *worker; /* serves every queue of this device */
+	struct vdpa_worker *worker; /* serves the queues, but with vq_workers */
 	struct sim_vq *vqs;
 	struct vdpa_iotlb *iotlb; /* one per address space */
 	unsigned int *group_asid;
@@ -145,6 +169,11 @@ void sim_vq_complete(struct sim_vq *vq, const struct vq_elem *elems,
 void sim_vq_broken(struct sim_vq *vq);
 /* A device error that is not the ring's: set NEEDS_RESET. */
 void sim_needs_reset(struct sim_dev *sim);
+/*
+ * The config space changed by itself (a resize): bump the generation and
+ * raise the config interrupt. Control thread.
+ */
+void sim_config_changed(struct sim_dev *sim);
 
 static inline uint64_t sim_stat_read(const uint64_t *counter)
 {
