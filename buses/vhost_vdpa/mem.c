@@ -5,20 +5,168 @@
  * before it is mapped (sizes, overflow, the fd's size), and the device's
  * map is updated before an old mapping goes away, so the data path never
  * reads unmapped memory.
+ *
+ * A front end can still shrink a region's file after it was mapped (any
+ * fd but a memfd sealed against it): the next access to the lost pages
+ * raises SIGBUS in whichever thread made it, which would end uvdpad and
+ * every device it serves. So every mapping is also in a process-wide
+ * list that a SIGBUS handler consults: a fault in one of them puts
+ * anonymous memory in the region's place, the access completes, and the
+ * back end hangs up on that front end (vu_backend_device_event). Faults
+ * elsewhere go to the handler that was there before.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "vu_internal.h"
 
+struct vu_guard {
+	uintptr_t start, end;
+	struct vu_backend *b;
+};
+
+/*
+ * guards_lock, a spin lock the SIGBUS handler takes too, guards the list.
+ * Its holders never touch guest memory, so a handler never waits on its
+ * own thread.
+ */
+static bool guards_lock;
+static struct vu_guard *guards;
+static unsigned int nguards, guards_cap;
+static struct sigaction sigbus_old;
+static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
+
+static void guards_take(void)
+{
+	while (__atomic_test_and_set(&guards_lock, __ATOMIC_ACQUIRE))
+		;
+}
+
+static void guards_release(void)
+{
+	__atomic_clear(&guards_lock, __ATOMIC_RELEASE);
+}
+
+/* guards_lock held: replace @g's mapping, tell its back end. */
+static bool guard_fault(const struct vu_guard *g)
+{
+	uint64_t one = 1;
+	ssize_t n;
+	void *p = mmap(
+		(void *)g->start, g->end - g->start, PROT_READ | PROT_WRITE,
+		MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	__atomic_store_n(&g->b->mem_lost, true, __ATOMIC_RELAXED);
+	/* a full counter (EAGAIN) has an event pending anyway */
+	n = write(g->b->event_fd, &one, sizeof(one));
+	(void)n;
+	return true;
+}
+
+static void vu_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	bool ours = false;
+	int saved = errno;
+
+	if (si->si_code > 0) { /* raised by a fault, not sent */
+		guards_take();
+		for (unsigned int i = 0; i < nguards && !ours; i++)
+			if (a >= guards[i].start && a < guards[i].end)
+				ours = guard_fault(&guards[i]);
+		guards_release();
+	}
+	if (!ours) {
+		/* the access faults again, under the old action */
+		sigaction(SIGBUS, &sigbus_old, NULL);
+		if (si->si_code <= 0)
+			raise(SIGBUS);
+	}
+	errno = saved;
+}
+
+static void sigbus_install(void)
+{
+	struct sigaction sa = { .sa_sigaction = vu_sigbus,
+				.sa_flags = SA_SIGINFO | SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &sigbus_old);
+}
+
+static int guard_add(struct vu_backend *b, void *map, size_t len)
+{
+	struct vu_guard *g;
+	int ret = 0;
+
+	pthread_once(&sigbus_once, sigbus_install);
+	guards_take();
+	if (nguards == guards_cap) {
+		unsigned int cap = guards_cap ? 2 * guards_cap : 64;
+
+		g = realloc(guards, cap * sizeof(*g));
+		if (g) {
+			guards = g;
+			guards_cap = cap;
+		}
+	}
+	if (nguards < guards_cap)
+		guards[nguards++] =
+			(struct vu_guard){ (uintptr_t)map, (uintptr_t)map + len,
+					   b };
+	else
+		ret = -ENOMEM;
+	guards_release();
+	return ret;
+}
+
+static void guard_del(void *map)
+{
+	guards_take();
+	for (unsigned int i = 0; i < nguards; i++) {
+		if (guards[i].start == (uintptr_t)map) {
+			guards[i] = guards[--nguards];
+			break;
+		}
+	}
+	if (!nguards) { /* the last back end went: no allocation left over */
+		free(guards);
+		guards = NULL;
+		guards_cap = 0;
+	}
+	guards_release();
+}
+
+/* After a SIGBUS in one of @b's regions: hang up on the front end. */
+bool vu_mem_lost(struct vu_backend *b)
+{
+	if (!__atomic_exchange_n(&b->mem_lost, false, __ATOMIC_RELAXED))
+		return false;
+	vu_log(b, VU_LOG_WARN,
+	       "%s: the front end's memory shrank under the device: "
+	       "hanging up",
+	       b->vdev->name);
+	/* the embedder sees the end of the stream and disconnects */
+	if (b->conn_fd >= 0)
+		shutdown(b->conn_fd, SHUT_RDWR);
+	return true;
+}
+
 static void region_unmap(struct vu_region *r)
 {
-	if (r->map)
+	if (r->map) {
+		guard_del(r->map);
 		munmap(r->map, r->map_len);
+	}
 	memset(r, 0, sizeof(*r));
 }
 
@@ -39,8 +187,8 @@ static int region_check(const struct vu_mem_region *m, int fd)
 	return 0;
 }
 
-static int region_map(const struct vu_mem_region *m, int fd,
-		      struct vu_region *r)
+static int region_map(struct vu_backend *b, const struct vu_mem_region *m,
+		      int fd, struct vu_region *r)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, lead;
 	struct stat st;
@@ -61,6 +209,10 @@ static int region_map(const struct vu_mem_region *m, int fd,
 		   MAP_SHARED | MAP_NORESERVE, fd, (off_t)off);
 	if (map == MAP_FAILED)
 		return -errno;
+	if (guard_add(b, map, m->size + lead)) {
+		munmap(map, m->size + lead);
+		return -ENOMEM;
+	}
 	*r = (struct vu_region){
 		.gpa = m->guest_addr,
 		.size = m->size,
@@ -127,7 +279,8 @@ int vu_mem_set_table(struct vu_backend *b, struct vu_msg *msg)
 	    msg->hdr.size < 8 + n * sizeof(struct vu_mem_region))
 		return -EINVAL;
 	for (i = 0; i < n; i++)
-		if ((ret = region_map(&t->regions[i], msg->fds[i], &fresh[i])))
+		if ((ret = region_map(b, &t->regions[i], msg->fds[i],
+				      &fresh[i])))
 			goto out_unmap_fresh;
 	ret = vu_mem_apply(b, fresh, n);
 	if (ret)
@@ -166,7 +319,7 @@ int vu_mem_add(struct vu_backend *b, struct vu_msg *msg)
 		return -EINVAL;
 	if (b->nregions == VU_MAX_MEM_SLOTS)
 		return -ENOSPC;
-	ret = region_map(&msg->payload.mem_reg.region, msg->fds[0], &r);
+	ret = region_map(b, &msg->payload.mem_reg.region, msg->fds[0], &r);
 	if (ret)
 		return ret;
 	if (vu_overlaps(b, &r)) {

@@ -142,17 +142,8 @@ void vu_rings_reset(struct vu_backend *b)
 	}
 }
 
-/* The device's config interrupt: pass NEEDS_RESET on to the rings. */
-void vu_backend_device_event(struct vu_backend *b)
+static void vu_rings_signal_err(struct vu_backend *b)
 {
-	uint64_t v;
-
-	if (read(b->event_fd, &v, sizeof(v)) < 0)
-		return;
-	if (!(vdpa_get_status(b->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET))
-		return;
-	vu_log(b, VU_LOG_WARN, "%s: the device needs a reset (%s)",
-	       b->vdev->name, "a malformed ring or request");
 	for (unsigned int i = 0; i < b->nvrings; i++) {
 		uint64_t one = 1;
 
@@ -161,4 +152,25 @@ void vu_backend_device_event(struct vu_backend *b)
 			vu_log(b, VU_LOG_DEBUG,
 			       "vring %u err fd: cannot signal", i);
 	}
+}
+
+/*
+ * The device's config interrupt, or the loss of the memory (mem.c): pass
+ * NEEDS_RESET on to the rings.
+ */
+void vu_backend_device_event(struct vu_backend *b)
+{
+	uint64_t v;
+
+	if (read(b->event_fd, &v, sizeof(v)) < 0)
+		return;
+	if (vu_mem_lost(b)) {
+		vu_rings_signal_err(b);
+		return;
+	}
+	if (!(vdpa_get_status(b->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	vu_log(b, VU_LOG_WARN, "%s: the device needs a reset (%s)",
+	       b->vdev->name, "a malformed ring or request");
+	vu_rings_signal_err(b);
 }

@@ -58,6 +58,7 @@ struct vu_backend {
 	struct vu_vring *vrings;
 	unsigned int nvrings;
 	int backend_req_fd;
+	bool mem_lost; /* atomic: set by the SIGBUS handler (mem.c) */
 };
 
 /* Without F_STATUS the back end drives the device status itself. */
@@ -75,6 +76,8 @@ int vu_mem_add(struct vu_backend *b, struct vu_msg *msg);
 int vu_mem_rem(struct vu_backend *b, struct vu_msg *msg);
 void vu_mem_clear(struct vu_backend *b);
 void vu_mem_clear_regions(struct vu_backend *b);
+/* A region's file shrank under it: hang up; false if none did. */
+bool vu_mem_lost(struct vu_backend *b);
 /* A front-end virtual address to a guest physical one; false if none. */
 bool vu_uva_to_gpa(const struct vu_backend *b, uint64_t uva, uint64_t *gpa);
 

@@ -692,3 +692,141 @@ def test_fds_on_a_message_never_finished(case):
     # uvdpad holds a half message and serves everyone else meanwhile
     case.others_work()
     done(fe)
+
+
+# ---- C. memory regions that overflow, exceed their fd, or cannot map ----
+
+M = 1 << 20  # the victim arena is 2 MiB: M * 2
+U64 = (1 << 64) - 1
+BAD_REGIONS = [
+    ("offset+size overflows", GPA, 2 * 4096, UVA, U64 - 4095),
+    ("size beyond the fd", GPA, 4 * M, UVA, 0),
+    ("end beyond the fd", GPA, M, UVA, M + 4096),
+    ("offset beyond the fd", GPA, 4096, UVA, 8 * M),
+    ("offset at the fd's end", GPA, 4096, UVA, 2 * M),
+    ("size 2^64-4096", GPA, U64 - 4095, UVA, 0),
+    ("guest address+size overflows", U64 - 4095, M, UVA, 0),
+    ("user address+size overflows", GPA, M, U64 - 4095, 0),
+    ("size 0", GPA, 0, UVA, 0),
+]
+
+
+@pytest.mark.parametrize("how", ["SET_MEM_TABLE", "ADD_MEM_REG"])
+@pytest.mark.parametrize("what,gpa,size,uva,off", BAD_REGIONS,
+                         ids=[r[0] for r in BAD_REGIONS])
+def test_bad_region(case, how, what, gpa, size, uva, off):
+    fe = victim(case, start=False)
+    reg = struct.pack("=QQQQ", gpa, size, uva, off)
+    if how == "SET_MEM_TABLE":
+        r = fe.request(SET_MEM_TABLE, mem_table([reg]), [fe.mem.fd])
+    else:
+        r = fe.request(ADD_MEM_REG, u64b(0) + reg, [fe.mem.fd])
+    assert r == -errno.EINVAL
+    case.settle()
+    assert case.maps() == []
+    done(fe)
+
+
+def unmappable_fds():
+    r, w = os.pipe()
+    a, b = socket.socketpair()
+    d = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
+    ro = os.open("/proc/self/cmdline", os.O_RDONLY)
+    return [("eventfd", eventfd()), ("pipe", r), ("socket", a.detach()),
+            ("directory", d), ("read-only proc file", ro)], [w, b]
+
+
+@pytest.mark.parametrize("how", ["SET_MEM_TABLE", "ADD_MEM_REG"])
+def test_region_fd_not_memory(case, how):
+    """An fd that is not memory: refused, nothing mapped, fd closed."""
+    fds, keep = unmappable_fds()
+    fe = victim(case, start=False)
+    for what, fd in fds:
+        reg = struct.pack("=QQQQ", GPA, 4096, UVA, 0)
+        if how == "SET_MEM_TABLE":
+            r = fe.request(SET_MEM_TABLE, mem_table([reg]), [fd])
+        else:
+            r = fe.request(ADD_MEM_REG, u64b(0) + reg, [fd])
+        assert r < 0, what
+    for _, fd in fds:
+        os.close(fd)
+    for fd in keep:
+        os.close(fd) if isinstance(fd, int) else fd.close()
+    done(fe)
+
+
+def test_regions_overlapping_in_one_table(case):
+    fe = victim(case, start=False)
+    mem = fe.mem
+    for a, b in ((mem.region(size=M), mem.region(size=M)),
+                 (mem.region(size=M), mem.region(gpa=GPA + M - 4096,
+                                                 size=M, offset=M))):
+        assert fe.request(SET_MEM_TABLE, mem_table([a, b]),
+                          [mem.fd, mem.fd]) < 0
+        case.settle()
+        assert case.maps() == []
+    done(fe)
+
+
+def test_region_table_replaced_many_times(case):
+    """Each SET_MEM_TABLE unmaps the table before it."""
+    fe = victim(case, start=False)
+    for k in range(20):
+        n = 1 + k % 8
+        part = fe.mem.size // n
+        regs = [fe.mem.region(size=part, offset=i * part) for i in range(n)]
+        fe.ok(SET_MEM_TABLE, mem_table(regs), [fe.mem.fd] * n)
+        case.settle()
+        assert len(case.maps()) == n
+    done(fe)
+
+
+# ---- C'. the memory shrinks under the device (SIGBUS) ----
+
+def shrunk(case, fe):
+    """After the front end cut its memfd: the ring's err fd fired, uvdpad
+    hung up on it, and the device serves the next front end."""
+    assert fired(fe.rings[0].err_fd)
+    with pytest.raises(Closed):
+        while True:
+            fe.get_status()
+    done(fe)
+    fe = victim(case)
+    blk_check(fe)
+    done(fe)
+    assert "memory shrank under the device" in case.d.read_log()
+
+
+def test_memory_shrunk_under_a_stopped_ring(case):
+    """The control thread touches the ring when it starts it again."""
+    fe = victim(case)
+    blk_check(fe)
+    base = fe.get(GET_VRING_BASE, struct.pack("=II", 0, 0))
+    assert struct.unpack("=II", base)[1] == 2  # two requests done
+    os.ftruncate(fe.mem.fd, 0)
+    r = outcome(lambda: fe.u64(SET_VRING_KICK, 0, [fe.rings[0].kick_fd]))
+    assert r in (0, "closed")
+    shrunk(case, fe)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "lib/worker/worker.c starts the data path workers with every signal "
+    "blocked, SIGBUS too, and a blocked fault signal kills the process "
+    "whatever its handler: the workers must leave SIGBUS unblocked"))
+def test_memory_shrunk_under_a_running_ring(tmp_path):
+    """A data path worker touches it. uvdpad of its own, as this one may
+    end it."""
+    os.chmod(str(tmp_path), 0o755)
+    e = Env(str(tmp_path))
+    try:
+        fe = victim(e)
+        blk_check(fe)
+        ring = fe.rings[0]
+        ring.publish(ring.add([(GPA, 16, False)]), kick=False)
+        os.ftruncate(fe.mem.fd, 0)  # not ours to touch either, now
+        ring.kick()
+        shrunk(e, fe)
+        e.others_work()
+    finally:
+        rc = e.close()
+    assert rc == 0, e.d.read_log()[-3000:]
