@@ -40,6 +40,36 @@ struct vq_elem {
 	struct iovec *iov;
 };
 
+/*
+ * vhost-user's inflight region of one split queue (docs/interop/
+ * vhost-user.rst, "Inflight I/O tracking"): memory the front end keeps
+ * across a restart of the back end, in which the device marks each chain
+ * it took and has not completed, so that a new back end resubmits them.
+ */
+struct vq_inflight_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+
+struct vq_inflight_split {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;
+	struct vq_inflight_desc desc[];
+};
+
+/* Bytes of a queue's region, each queue's start 64-byte aligned. */
+static inline size_t vq_inflight_size(uint32_t num)
+{
+	return (sizeof(struct vq_inflight_split) +
+		num * sizeof(struct vq_inflight_desc) + 63) &
+	       ~(size_t)63;
+}
+
 /* Ring configuration latched when a queue is enabled. */
 struct vq_config {
 	uint32_t num; /* entries: a power of two, 1..VQ_MAX_SIZE */
@@ -50,6 +80,13 @@ struct vq_config {
 	uint64_t device_addr;
 	uint16_t avail_idx; /* first avail entry to take (vq state) */
 	const struct vdpa_iotlb *iotlb;
+	/*
+	 * Optional inflight region of vq_inflight_size(num) bytes. With one,
+	 * the queue starts where the region says (used->idx plus the chains
+	 * still marked), not at @avail_idx, and takes the marked chains
+	 * again first, oldest first.
+	 */
+	struct vq_inflight_split *inflight;
 };
 
 struct vq_dev {
@@ -79,6 +116,14 @@ struct vq_dev {
 
 	struct vdpa_iotlb_hint hint;
 	struct vring_desc *bounce; /* indirect tables that span ranges */
+
+	/* inflight tracking (vring_inflight.c); inflight NULL: none */
+	struct vq_inflight_split *inflight;
+	uint64_t counter; /* order of the next chain taken */
+	uint16_t *resubmit; /* heads to take again, oldest first */
+	uint16_t resubmit_num, resubmit_pos;
+	uint16_t last_pop_resubmit; /* of the last pop: for vq_dev_unpop */
+	uint16_t last_pop_avail;
 };
 
 /*
@@ -129,6 +174,12 @@ void vq_dev_disable_notify(struct vq_dev *vq);
  * meanwhile: the caller must serve them rather than sleep.
  */
 bool vq_dev_enable_notify(struct vq_dev *vq);
+
+/* Chains the last start found in flight and will take again first. */
+static inline unsigned int vq_dev_resubmit_pending(const struct vq_dev *vq)
+{
+	return (unsigned int)(vq->resubmit_num - vq->resubmit_pos);
+}
 
 /* True when the driver has published chains not yet taken. */
 bool vq_dev_has_avail(struct vq_dev *vq);

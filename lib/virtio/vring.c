@@ -17,10 +17,12 @@
 #include <uvdpa/uapi.h>
 #include <uvdpa/virtqueue.h>
 
+#include "virtio/vring_internal.h"
+
 /* Most segments an indirect table may be split into across map ranges. */
 #define VQ_BOUNCE_IOV 64
 
-static int vq_break(struct vq_dev *vq, const char *reason)
+int vq_break(struct vq_dev *vq, const char *reason)
 {
 	if (!vq->broken) {
 		vq->broken = true;
@@ -84,6 +86,7 @@ int vq_dev_init(struct vq_dev *vq, const struct vq_config *cfg)
 {
 	struct vring_desc *bounce = vq->bounce;
 
+	vq_inflight_release(vq);
 	memset(vq, 0, sizeof(*vq));
 	vq->bounce = bounce;
 	vq->num = cfg->num;
@@ -110,12 +113,15 @@ int vq_dev_init(struct vq_dev *vq, const struct vq_config *cfg)
 	vq->used_idx = cfg->avail_idx;
 	vq->flushed_used_idx = cfg->avail_idx;
 	vq->signalled_used = cfg->avail_idx;
+	if (cfg->inflight && vq_inflight_start(vq, cfg->inflight))
+		return -EIO;
 	vq_dev_enable_notify(vq);
 	return 0;
 }
 
 void vq_dev_release(struct vq_dev *vq)
 {
+	vq_inflight_release(vq);
 	free(vq->bounce);
 	memset(vq, 0, sizeof(*vq));
 }
@@ -285,50 +291,122 @@ static int vq_map_chain(struct vq_dev *vq, uint16_t head, struct vq_elem *e,
 	}
 }
 
+/* Map the chain at @head into @e, its iovecs at @iov (@cap at most). */
+static int vq_take(struct vq_dev *vq, uint16_t head, struct vq_elem *e,
+		   struct iovec *iov, unsigned int cap)
+{
+	/* Also keeps out_num and in_num from overflowing. */
+	if (cap > VQ_MAX_CHAIN_IOV)
+		cap = VQ_MAX_CHAIN_IOV;
+	e->iov = iov;
+	return vq_map_chain(vq, head, e, cap);
+}
+
+/* A chain that did not fit the iovec arena: next time, or broken. */
+static int vq_take_failed(struct vq_dev *vq, int ret, unsigned int n,
+			  unsigned int cap)
+{
+	if (ret == -ENOBUFS && n > 0 && cap < VQ_MAX_CHAIN_IOV)
+		return 0; /* the rest of the arena is too small: next time */
+	if (ret == -ENOBUFS)
+		ret = vq_break(vq, "chain needs more segments than "
+				   "the device takes");
+	return ret;
+}
+
+/* Chains a restarted back end found in flight come first. */
+static int vq_pop_resubmit(struct vq_dev *vq, struct vq_elem *elems,
+			   unsigned int max, struct iovec *iov,
+			   unsigned int iov_cap, unsigned int *used_iov)
+{
+	unsigned int n;
+
+	for (n = 0; n < max && vq->resubmit_pos < vq->resubmit_num; n++) {
+		unsigned int cap = iov_cap - *used_iov;
+		int ret = vq_take(vq, vq->resubmit[vq->resubmit_pos], &elems[n],
+				  iov + *used_iov, cap);
+
+		if (ret) {
+			ret = vq_take_failed(vq, ret, n, cap);
+			return ret ? (n ? (int)n : ret) : (int)n;
+		}
+		*used_iov += elems[n].out_num + elems[n].in_num;
+		vq->resubmit_pos++;
+	}
+	return (int)n;
+}
+
 int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems, unsigned int max,
 		     struct iovec *iov, unsigned int iov_cap)
 {
-	unsigned int n, avail, used_iov = 0;
+	unsigned int n, avail, used_iov = 0, first = 0;
 
 	if (vq->broken)
 		return -EIO;
+	vq->last_pop_resubmit = vq->last_pop_avail = 0;
+	if (unlikely(vq->resubmit_pos < vq->resubmit_num)) {
+		int ret = vq_pop_resubmit(vq, elems, max, iov, iov_cap,
+					  &used_iov);
+
+		if (ret < 0)
+			return ret;
+		vq->last_pop_resubmit = (uint16_t)ret;
+		if (!ret || (unsigned int)ret == max || vq->broken)
+			return ret;
+		first = (unsigned int)ret;
+	}
 	avail = (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
 	/* The shadow may be stale: look again before taking fewer than asked. */
-	if (avail < max) {
+	if (avail < max - first) {
 		if (vq_read_avail_idx(vq))
-			return -EIO;
+			return first ? (int)first : -EIO;
 		avail = (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
 	}
-	if (max > avail)
-		max = avail;
-	for (n = 0; n < max; n++) {
+	if (max - first > avail)
+		max = first + avail;
+	for (n = first; n < max; n++) {
 		uint16_t slot = vq->last_avail_idx & (vq->num - 1);
 		uint16_t head = le16toh(READ_ONCE(vq->avail->ring[slot]));
-		struct vq_elem *e = &elems[n];
 		unsigned int cap = iov_cap - used_iov;
-		int ret;
+		int ret = vq_take(vq, head, &elems[n], iov + used_iov, cap);
 
-		/* Also keeps out_num and in_num from overflowing. */
-		if (cap > VQ_MAX_CHAIN_IOV)
-			cap = VQ_MAX_CHAIN_IOV;
-		e->iov = iov + used_iov;
-		ret = vq_map_chain(vq, head, e, cap);
-		if (ret == -ENOBUFS && n > 0 && cap < VQ_MAX_CHAIN_IOV)
-			break; /* the rest of the arena is too small: next time */
-		if (ret == -ENOBUFS)
-			ret = vq_break(vq, "chain needs more segments than "
-					   "the device takes");
-		if (ret)
+		if (ret) {
+			ret = vq_take_failed(vq, ret, n, cap);
+			if (!ret)
+				break;
 			return n ? (int)n : ret;
-		used_iov += e->out_num + e->in_num;
+		}
+		if (vq->inflight)
+			vq_inflight_take(vq, head);
+		used_iov += elems[n].out_num + elems[n].in_num;
 		vq->last_avail_idx++;
+		vq->last_pop_avail++;
 	}
 	return (int)n;
 }
 
 void vq_dev_unpop(struct vq_dev *vq, unsigned int n)
 {
-	vq->last_avail_idx -= (uint16_t)n;
+	unsigned int from_avail =
+		n < vq->last_pop_avail ? n : vq->last_pop_avail;
+
+	if (vq->inflight) {
+		for (unsigned int i = 1; i <= from_avail; i++) {
+			uint16_t slot = (uint16_t)(vq->last_avail_idx - i) &
+					(vq->num - 1);
+			uint16_t head =
+				le16toh(READ_ONCE(vq->avail->ring[slot]));
+
+			if (head < vq->num)
+				vq_inflight_untake(vq, head);
+		}
+	}
+	vq->last_avail_idx -= (uint16_t)from_avail;
+	/* the rest came from the resubmit list: taken again from there */
+	n -= from_avail;
+	vq->resubmit_pos -=
+		(uint16_t)(n < vq->resubmit_pos ? n : vq->resubmit_pos);
+	vq->last_pop_avail = vq->last_pop_resubmit = 0;
 }
 
 void vq_dev_push(struct vq_dev *vq, const struct vq_elem *elem, uint32_t len)
@@ -368,10 +446,14 @@ bool vq_dev_flush(struct vq_dev *vq)
 {
 	if (unlikely(!vq->used))
 		return false;
+	uint16_t from = vq->flushed_used_idx;
+
 	if (vq->flushed_used_idx == vq->used_idx)
 		return false;
 	vq->flushed_used_idx = vq->used_idx;
 	store_release(&vq->used->idx, htole16(vq->used_idx));
+	if (vq->inflight)
+		vq_inflight_published(vq, from, vq->used_idx);
 	return vq_need_notify(vq);
 }
 
