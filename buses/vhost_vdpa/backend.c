@@ -72,6 +72,7 @@ struct vu_backend *vu_backend_new(struct vdpa_device *vdev,
 	b->vdev = vdev;
 	b->cfg = *cfg;
 	b->listen_fd = b->conn_fd = b->backend_req_fd = b->event_fd = -1;
+	b->reply_fd = b->inflight_fd = -1;
 	/* a cut path could name another device's socket: refuse it whole */
 	ret = -ENAMETOOLONG;
 	if (strlen(cfg->path) >= sizeof(b->path))
@@ -235,6 +236,7 @@ void vu_backend_disconnect(struct vu_backend *b)
 	b->vdev->config->set_config_cb(b->vdev, &cb);
 	vu_rings_reset(b);
 	vu_mem_clear(b);
+	vu_inflight_clear(b); /* the front end keeps its copy */
 	if (b->backend_req_fd >= 0)
 		close(b->backend_req_fd);
 	b->backend_req_fd = -1;

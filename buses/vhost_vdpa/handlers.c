@@ -318,6 +318,9 @@ static uint64_t vu_protocol_offered(const struct vu_backend *b)
 
 	if (is_net(b))
 		p |= BIT_ULL(VU_PROTOCOL_F_NET_MTU);
+	/* only a parent that tracks can make restarts lose nothing */
+	if (b->vdev->config->set_vq_inflight)
+		p |= BIT_ULL(VU_PROTOCOL_F_INFLIGHT_SHMFD);
 	return p;
 }
 
@@ -481,6 +484,10 @@ static const struct vu_handler vu_handlers[VU_REQUEST_MAX] = {
 	ROW(VU_SET_STATUS, h_set_status, FDS_NONE, 8, false,
 	    "set_status (0: reset)"),
 	ROW(VU_GET_STATUS, h_get_status, FDS_NONE, 0, true, "get_status"),
+	ROW(VU_GET_INFLIGHT_FD, vu_inflight_get, FDS_NONE,
+	    sizeof(struct vu_inflight), true, "- (a region, with its fd)"),
+	ROW(VU_SET_INFLIGHT_FD, vu_inflight_set, FDS_ONE,
+	    sizeof(struct vu_inflight), false, "set_vq_inflight, at start"),
 };
 
 static bool vu_fds_ok(const struct vu_handler *h, const struct vu_msg *msg)
@@ -502,8 +509,13 @@ static bool vu_fds_ok(const struct vu_handler *h, const struct vu_msg *msg)
 
 static int vu_reply(struct vu_backend *b, struct vu_msg *msg)
 {
+	int fd = b->reply_fd, ret;
+
 	msg->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
-	return vu_msg_send(b->conn_fd, msg, NULL, 0);
+	b->reply_fd = -1;
+	ret = vu_msg_send(b->conn_fd, msg, fd >= 0 ? &fd : NULL,
+			  fd >= 0 ? 1 : 0);
+	return ret;
 }
 
 static int vu_run(struct vu_backend *b, const struct vu_handler *h,

@@ -36,7 +36,8 @@ static int vu_ring_program(struct vu_backend *b, unsigned int idx)
 	if ((ret = vdpa_set_vq_num(vdev, (uint16_t)idx, r->num)) ||
 	    (ret = vdpa_set_vq_address(vdev, (uint16_t)idx, r->desc, r->avail,
 				       r->used)) ||
-	    (ret = vdpa_set_vq_state(vdev, (uint16_t)idx, &state)))
+	    (ret = vdpa_set_vq_state(vdev, (uint16_t)idx, &state)) ||
+	    (ret = vu_inflight_program(b, idx)))
 		return ret;
 	return vdpa_set_vq_ready(vdev, (uint16_t)idx, true);
 }

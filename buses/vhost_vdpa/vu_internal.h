@@ -58,6 +58,15 @@ struct vu_backend {
 	struct vu_vring *vrings;
 	unsigned int nvrings;
 	int backend_req_fd;
+	int reply_fd; /* sent with the next reply (GET_INFLIGHT_FD), or -1 */
+
+	/* the inflight region (inflight.c), the front end's memory */
+	int inflight_fd;
+	void *inflight_map;
+	size_t inflight_len;
+	uint16_t inflight_queues;
+	uint16_t inflight_qsize;
+
 	bool mem_lost; /* atomic: set by the SIGBUS handler (mem.c) */
 };
 
@@ -84,6 +93,13 @@ bool vu_uva_to_gpa(const struct vu_backend *b, uint64_t uva, uint64_t *gpa);
 /* Rings and status (rings.c). */
 int vu_ring_update(struct vu_backend *b, unsigned int idx);
 int vu_features_apply(struct vu_backend *b);
+
+/* Inflight I/O tracking (inflight.c). */
+int vu_inflight_get(struct vu_backend *b, struct vu_msg *msg);
+int vu_inflight_set(struct vu_backend *b, struct vu_msg *msg);
+/* Give queue @idx its part of the region, or none; before it starts. */
+int vu_inflight_program(struct vu_backend *b, unsigned int idx);
+void vu_inflight_clear(struct vu_backend *b);
 
 /* Handlers (handlers.c). */
 int vu_dispatch(struct vu_backend *b, struct vu_msg *msg);

@@ -33,6 +33,7 @@
 
 struct vdpa_bus;
 struct vdpa_device;
+struct vq_inflight_split;
 struct vdpa_mgmt_dev;
 
 /* A human message that travels back with an error, as netlink's extack. */
@@ -106,6 +107,11 @@ struct vdpa_stats_writer {
  * @set_vq_kickfd: optional; an eventfd the driver side writes to kick the
  *	queue (the user-space doorbell); the parent's data path waits on it
  *	directly. -1 returns to @kick_vq. The fd stays the caller's.
+ * @set_vq_inflight: optional; the queue's part of a vhost-user inflight
+ *	region (struct vq_inflight_split, uvdpa/virtqueue.h) to track taken
+ *	chains in and resubmit from when the queue next becomes ready; NULL
+ *	for none. Set while the queue is not ready. A parent that has it
+ *	lets VMs survive a restart of uvdpad without losing a request.
  * @set_vq_callfd: optional; an eventfd the parent writes to interrupt the
  *	driver side (irq bypass). -1 returns to @set_vq_cb. The fd stays the
  *	caller's.
@@ -160,6 +166,8 @@ struct vdpa_config_ops {
 	uint16_t (*get_vq_size)(struct vdpa_device *vdev, uint16_t idx);
 	int (*set_vq_kickfd)(struct vdpa_device *vdev, uint16_t idx, int fd);
 	int (*set_vq_callfd)(struct vdpa_device *vdev, uint16_t idx, int fd);
+	int (*set_vq_inflight)(struct vdpa_device *vdev, uint16_t idx,
+			       struct vq_inflight_split *region);
 
 	/* device ops */
 	uint32_t (*get_vq_align)(struct vdpa_device *vdev);
@@ -294,6 +302,9 @@ int vdpa_set_vq_cb(struct vdpa_device *vdev, uint16_t idx,
 		   const struct vdpa_callback *cb);
 int vdpa_set_vq_kickfd(struct vdpa_device *vdev, uint16_t idx, int fd);
 int vdpa_set_vq_callfd(struct vdpa_device *vdev, uint16_t idx, int fd);
+/* -EOPNOTSUPP without the op (none is fine for @region NULL). */
+int vdpa_set_vq_inflight(struct vdpa_device *vdev, uint16_t idx,
+			 struct vq_inflight_split *region);
 int vdpa_kick_vq(struct vdpa_device *vdev, uint16_t idx);
 uint16_t vdpa_get_vq_num_min(struct vdpa_device *vdev);
 

@@ -133,6 +133,14 @@ struct vu_mem_single {
 	struct vu_mem_region region;
 } __attribute__((packed));
 
+/* GET_INFLIGHT_FD / SET_INFLIGHT_FD */
+struct vu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+} __attribute__((packed));
+
 #define VU_CONFIG_MAX 256
 
 struct vu_config {
@@ -159,6 +167,7 @@ struct vu_msg {
 		struct vu_mem_table mem;
 		struct vu_mem_single mem_reg;
 		struct vu_config config;
+		struct vu_inflight inflight;
 		uint8_t raw[VU_CONFIG_HDR_SIZE + VU_CONFIG_MAX];
 	} payload;
 	int fds[VU_MAX_FDS];

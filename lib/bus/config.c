@@ -279,6 +279,18 @@ int vdpa_set_vq_callfd(struct vdpa_device *vdev, uint16_t idx, int fd)
 	return vdev->config->set_vq_callfd(vdev, idx, fd);
 }
 
+int vdpa_set_vq_inflight(struct vdpa_device *vdev, uint16_t idx,
+			 struct vq_inflight_split *region)
+{
+	int ret = vdpa_check_vq(vdev, idx);
+
+	if (ret)
+		return ret;
+	if (!vdev->config->set_vq_inflight)
+		return region ? -EOPNOTSUPP : 0;
+	return vdev->config->set_vq_inflight(vdev, idx, region);
+}
+
 int vdpa_kick_vq(struct vdpa_device *vdev, uint16_t idx)
 {
 	int ret = vdpa_check_vq(vdev, idx);
