@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <uvdpa/uapi.h>
@@ -413,13 +414,22 @@ static void net_drain(struct vv_net *n)
 	io_uring_unregister_buf_ring(&n->ring, NET_BGID);
 }
 
+/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+static int net_ring_enable(struct vv_net *n)
+{
+	if (syscall(__NR_io_uring_register, n->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static void *net_dp_thread(void *arg)
 {
 	struct vv_net *n = arg;
 
 	/* with SINGLE_ISSUER the ring belongs to the thread that enables it */
 	if (n->ring.flags & IORING_SETUP_R_DISABLED)
-		n->start_err = io_uring_enable_rings(&n->ring);
+		n->start_err = net_ring_enable(n);
 	sem_post(&n->started);
 	if (n->start_err)
 		return NULL;
