@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -514,7 +515,8 @@ int net_dp_start(struct vv_net *n, struct vdpa_extack *ext)
 {
 	int ret;
 
-	n->multishot = true;
+	/* a knob for tests: the path of kernels before 6.7 */
+	n->multishot = !getenv("UVDPA_NET_NO_MULTISHOT");
 	n->dp.read_empty = true;
 	if ((ret = net_ring_init(n))) {
 		vdpa_extack_set(ext, "io_uring: %s", strerror(-ret));
