@@ -20,8 +20,10 @@
 
 void vu_inflight_clear(struct vu_backend *b)
 {
-	if (b->inflight_map)
+	if (b->inflight_map) {
+		vu_mem_unguard(b->inflight_map);
 		munmap(b->inflight_map, b->inflight_len);
+	}
 	if (b->inflight_fd >= 0)
 		close(b->inflight_fd);
 	b->inflight_map = NULL;
@@ -51,6 +53,11 @@ static int vu_inflight_map(struct vu_backend *b, int fd, size_t len,
 
 	if (map == MAP_FAILED)
 		return -errno;
+	/* the front end can shrink the fd as it can a memory region's */
+	if (vu_mem_guard(b, map, len)) {
+		munmap(map, len);
+		return -ENOMEM;
+	}
 	vu_inflight_clear(b);
 	b->inflight_fd = fd;
 	b->inflight_map = map;

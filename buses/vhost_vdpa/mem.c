@@ -103,7 +103,7 @@ static void sigbus_install(void)
 	sigaction(SIGBUS, &sa, &sigbus_old);
 }
 
-static int guard_add(struct vu_backend *b, void *map, size_t len)
+int vu_mem_guard(struct vu_backend *b, void *map, size_t len)
 {
 	struct vu_guard *g;
 	int ret = 0;
@@ -129,7 +129,7 @@ static int guard_add(struct vu_backend *b, void *map, size_t len)
 	return ret;
 }
 
-static void guard_del(void *map)
+void vu_mem_unguard(void *map)
 {
 	guards_take();
 	for (unsigned int i = 0; i < nguards; i++) {
@@ -164,7 +164,7 @@ bool vu_mem_lost(struct vu_backend *b)
 static void region_unmap(struct vu_region *r)
 {
 	if (r->map) {
-		guard_del(r->map);
+		vu_mem_unguard(r->map);
 		munmap(r->map, r->map_len);
 	}
 	memset(r, 0, sizeof(*r));
@@ -209,7 +209,7 @@ static int region_map(struct vu_backend *b, const struct vu_mem_region *m,
 		   MAP_SHARED | MAP_NORESERVE, fd, (off_t)off);
 	if (map == MAP_FAILED)
 		return -errno;
-	if (guard_add(b, map, m->size + lead)) {
+	if (vu_mem_guard(b, map, m->size + lead)) {
 		munmap(map, m->size + lead);
 		return -ENOMEM;
 	}

@@ -87,6 +87,9 @@ void vu_mem_clear(struct vu_backend *b);
 void vu_mem_clear_regions(struct vu_backend *b);
 /* A region's file shrank under it: hang up; false if none did. */
 bool vu_mem_lost(struct vu_backend *b);
+/* Let a SIGBUS in @map (a mapping of the front end's fd) hang @b up. */
+int vu_mem_guard(struct vu_backend *b, void *map, size_t len);
+void vu_mem_unguard(void *map);
 /* A front-end virtual address to a guest physical one; false if none. */
 bool vu_uva_to_gpa(const struct vu_backend *b, uint64_t uva, uint64_t *gpa);
 
