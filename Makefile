@@ -5,15 +5,19 @@
 #                also under TSan (build-tsan/)
 #   make demo    the main job, end to end
 #   make bench   benchmarks
+#   make fuzz    the libFuzzer harnesses, FUZZ_SECONDS (600) each
+#                (build-fuzz/; make check runs them briefly)
 BUILD ?= build
 SANBUILD ?= build-san
 TSANBUILD ?= build-tsan
+FUZZBUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
 # -Werror in CI only, as the conventions ask
 ifeq ($(CI),true)
 WERROR := -Dwerror=true
 endif
 
-.PHONY: all deps check demo bench clean format format-check
+.PHONY: all deps check demo bench fuzz clean format format-check
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -32,14 +36,27 @@ $(TSANBUILD)/build.ninja:
 	CC=clang meson setup $(TSANBUILD) --buildtype=debugoptimized $(WERROR) \
 		-Db_sanitize=thread -Db_lundef=false
 
+# libFuzzer (clang) under ASan+UBSan; the libraries carry the fuzzer's
+# coverage instrumentation, which the other builds do not pay for
+$(FUZZBUILD)/build.ninja:
+	CC=clang meson setup $(FUZZBUILD) --buildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		"-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all"
+
 deps:
 	@scripts/deps.sh
 	@scripts/e2e-deps.sh
 
-check: deps $(SANBUILD)/build.ninja $(TSANBUILD)/build.ninja
+check: deps $(SANBUILD)/build.ninja $(TSANBUILD)/build.ninja $(FUZZBUILD)/build.ninja
 	ninja -C $(SANBUILD)
 	ninja -C $(TSANBUILD)
-	tests/run.sh $(SANBUILD) $(TSANBUILD)
+	ninja -C $(FUZZBUILD) $$(tests/fuzz/run.sh --targets)
+	FUZZ_BUILD=$(FUZZBUILD) tests/run.sh $(SANBUILD) $(TSANBUILD)
+
+# New inputs are kept in $(FUZZBUILD)/fuzz/corpus, crashes in .../artifacts.
+fuzz: deps $(FUZZBUILD)/build.ninja
+	ninja -C $(FUZZBUILD) $$(tests/fuzz/run.sh --targets)
+	tests/fuzz/run.sh $(FUZZBUILD) $(FUZZ_SECONDS) --keep
 
 demo: deps all
 	demo/tour.sh $(BUILD)
@@ -58,4 +75,4 @@ format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD) $(TSANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(TSANBUILD) $(FUZZBUILD)

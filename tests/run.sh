@@ -62,6 +62,28 @@ if command -v clang-format >/dev/null && git rev-parse --git-dir >/dev/null 2>&1
 	fi
 fi
 
+# The libFuzzer harnesses, each briefly on its seed corpus: one test.
+# The fuzz build is the Makefile's (make check sets it up).
+fuzz_build=${FUZZ_BUILD:-build-fuzz}
+if [ -d "$fuzz_build/tests/fuzz" ]; then
+	"$(dirname "$0")/fuzz/run.sh" "$fuzz_build" "${FUZZ_CHECK_SECONDS:-9}" \
+		>"$logs/fuzz.log" 2>&1
+	rc=$?
+	# its last line: "fuzz: N harnesses, M execs, F failed"
+	sum=$(tail -n 1 "$logs/fuzz.log" | sed 's/^fuzz: //; s/, 0 failed$//')
+	if [ $rc -eq 0 ]; then
+		echo "ok   fuzz ($sum)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL fuzz ($sum): $logs/fuzz.log"
+		grep -E '^FAIL|^    ' "$logs/fuzz.log" | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+else
+	echo "skip fuzz (no $fuzz_build; make check builds it)"
+	skipped=$((skipped + 1))
+fi
+
 # A pytest session: NAME DIR TIMEOUT; counts its tests in the totals.
 pytest_suite() {
 	local name=$1 dir=$2 limit=$3 log=$logs/$1.log last p f s rc

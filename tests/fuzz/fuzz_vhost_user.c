@@ -7,8 +7,8 @@
  * An input is a device choice, then records. A record is a message
  * (request, control byte, payload size, optional raw flags, payload) sent
  * over a real connection to the back end's socket, with real fds attached
- * by SCM_RIGHTS: a memfd of guest memory for SET_MEM_TABLE and
- * ADD_MEM_REG, eventfds for the vring fds, a socket for BACKEND_REQ; or,
+ * by SCM_RIGHTS: a memfd of guest memory for SET_MEM_TABLE, ADD_MEM_REG
+ * and SET_INFLIGHT_FD, eventfds for the vring fds, a socket for BACKEND_REQ; or,
  * on request, an fd of the wrong kind. Two harness records stand for the
  * guest: writing guest memory (rings, requests) and kicking a ring, after
  * which the device's worker is given a round to serve it. When the back
@@ -159,7 +159,8 @@ static void keep(struct session *s, int fd, enum kept_kind kind)
 /* An fd to send with @req; the caller closes it once sent. */
 static int make_fd(struct session *s, uint32_t req, bool wrong)
 {
-	bool mem = req == VU_SET_MEM_TABLE || req == VU_ADD_MEM_REG;
+	bool mem = req == VU_SET_MEM_TABLE || req == VU_ADD_MEM_REG ||
+		   req == VU_SET_INFLIGHT_FD;
 	int sp[2], fd;
 
 	if (mem && !wrong)

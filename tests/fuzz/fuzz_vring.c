@@ -8,7 +8,10 @@
  *
  * Mode 0 drives the device side of the split ring (lib/virtio/vring.c)
  * directly and checks every iovec it hands out against the map: inside
- * the arena, on pages that grant the access. Modes 1 and 2 give the same
+ * the arena, on pages that grant the access. With an inflight region
+ * (vring_inflight.c; its first contents from the input, as a front end
+ * hands one back), a round may restart the queue on the region as the
+ * previous rounds left it, as a new back end after a crash would. Modes 1 and 2 give the same
  * memory to a vdpasim_net or vdpasim_blk device and let its worker serve
  * the rings (parents/sim), as a guest's driver would.
  */
@@ -43,7 +46,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { L_SPLIT = 1, L_REVERSED = 2, L_TOP_ALIAS = 4 };
+enum { L_SPLIT = 1, L_REVERSED = 2, L_TOP_ALIAS = 4, L_INFLIGHT = 8 };
+
+/* A round's control byte with these three bits: the back end restarts. */
+#define R_RESTART 0xe0
 
 struct qcfg {
 	uint8_t num_sel;
@@ -242,7 +248,7 @@ static void ring_round(struct vq_dev *vq, const struct mem *m, uint8_t ctl,
 }
 
 static void fuzz_ring(struct mem *m, const struct qcfg *q, uint64_t features,
-		      struct fz_in *in)
+		      struct vq_inflight_split *inflight, struct fz_in *in)
 {
 	static struct vq_elem elems[BATCH];
 	static struct iovec iov[IOV_CAP];
@@ -255,6 +261,7 @@ static void fuzz_ring(struct mem *m, const struct qcfg *q, uint64_t features,
 		.device_addr = IOVA_BASE + q->used,
 		.avail_idx = q->avail_idx,
 		.iotlb = &m->tlb,
+		.inflight = inflight,
 	};
 	struct vq_dev vq = { 0 };
 
@@ -263,7 +270,10 @@ static void fuzz_ring(struct mem *m, const struct qcfg *q, uint64_t features,
 			uint8_t ctl = fz_u8(in);
 
 			mem_patch(m, in);
-			ring_round(&vq, m, ctl, elems, iov, scratch);
+			if (inflight && (ctl & R_RESTART) == R_RESTART)
+				vq_dev_init(&vq, &cfg);
+			else
+				ring_round(&vq, m, ctl, elems, iov, scratch);
 		}
 	}
 	vq_dev_release(&vq);
@@ -388,9 +398,25 @@ static void fuzz_sim(struct vdpa_device *vdev, struct mem *m,
 	close(callfd);
 }
 
+/* The front end's inflight region for queue 0: its bytes from the input. */
+static struct vq_inflight_split *inflight_new(const struct qcfg *q,
+					      struct fz_in *in)
+{
+	size_t len = vq_inflight_size(qnum(q->num_sel));
+	struct vq_inflight_split *r = calloc(1, len);
+	const uint8_t *p;
+	size_t n = fz_take(in, &p, fz_u16(in));
+
+	if (!r)
+		abort();
+	memcpy(r, p, n < len ? n : len);
+	return r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_in in = { data, size };
+	struct vq_inflight_split *inflight = NULL;
 	struct qcfg q[NQ];
 	struct mem m = { 0 };
 	uint8_t mode = fz_u8(&in) % 3;
@@ -403,11 +429,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	features = fz_u64(&in);
 	for (int i = 0; i < NQ; i++)
 		qcfg_read(&q[i], &in);
+	if (mode == 0 && (m.layout & L_INFLIGHT))
+		inflight = inflight_new(&q[0], &in);
 	mem_fill(&m, &in);
 	if (mode == 0)
-		fuzz_ring(&m, &q[0], features, &in);
+		fuzz_ring(&m, &q[0], features, inflight, &in);
 	else
 		fuzz_sim(mode == 1 ? dev_net : dev_blk, &m, q, features, &in);
+	free(inflight);
 	mem_done(&m);
 	return 0;
 }

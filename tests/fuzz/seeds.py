@@ -91,7 +91,8 @@ R, W, RW = 1, 2, 3
 EVENT_IDX, INDIRECT, VERSION_1 = 1 << 29, 1 << 28, 1 << 32
 
 
-def vring_seed(mode, layout, perms, features, queues, mem, rounds=b""):
+def vring_seed(mode, layout, perms, features, queues, mem, rounds=b"",
+               inflight=None):
     p = 0
     for i, perm in enumerate(perms):
         p |= perm << (2 * i)
@@ -99,6 +100,8 @@ def vring_seed(mode, layout, perms, features, queues, mem, rounds=b""):
     for q in queues + [(0, 0, 0, 0, 0, 0)] * (3 - len(queues)):
         num_log2, flags, d, a, us, idx = q
         out += u8(num_log2) + u8(flags) + u16(d) + u16(a) + u16(us) + u16(idx)
+    if inflight is not None:
+        out += u16(len(inflight)) + inflight
     chunks = mem.chunks()
     out += u8(len(chunks))
     for off, data in chunks:
@@ -149,6 +152,25 @@ def vring_seeds():
     write("vring", "ring-event-idx-split", vring_seed(
         0, 7, perms[:15] + [R], VERSION_1 | EVENT_IDX, [q], m,
         rnd(0x1f) + rnd(0x80) + rnd(0x20)))
+
+    # a restarted back end: the front end's inflight region marks heads 1
+    # and 0 (in that order) as taken and not completed; they come again
+    # first; then a restart on the region as these rounds left it
+    m = Mem(16 * PAGE)
+    ring(m, IOVA, 0, 0x1000, [
+        desc(IOVA + 3 * PAGE, 16, F_NEXT, 1),
+        desc(IOVA + 6 * PAGE, 512, F_WRITE),
+        desc(IOVA + 4 * PAGE, 64, F_NEXT, 3),
+        desc(IOVA + 7 * PAGE, 1, F_WRITE),
+    ], [0, 2, 2], avail_idx=3)
+    region = u64(0) + u16(1) + u16(8) + u16(0) + u16(0)
+    marks = {0: 9, 2: 5}  # head: counter
+    for head in range(8):
+        region += u8(1 if head in marks else 0) + b"\0" * 5 + u16(0) + \
+            u64(marks.get(head, 0))
+    write("vring", "ring-inflight-resubmit", vring_seed(
+        0, 8, perms, VERSION_1, [q], m,
+        rnd(0x03) + rnd(0xe0) + rnd(0x03) + rnd(0x01), inflight=region))
 
     # vdpasim_net: RX (queue 0) buffers, TX (queue 1) a broadcast frame
     m = Mem(16 * PAGE)
@@ -322,6 +344,20 @@ def vhost_user_seeds():
          msg(SET_VRING_ADDR, vring_addr(0, UVA, UVA + 0x2000, UVA + 0x1000),
              ctl=NEED_REPLY))
     write("vhost_user", "mem-slots", s)
+
+    # inflight (the simulators do not offer it, but the messages are
+    # parsed): a region made by the back end, then one handed back (in
+    # the guest memfd at 128 KiB), before the ring starts
+    inflight = u64(0) + u64(0) + u16(1) + u16(8)
+    given = u64(192) + u64(0x20000) + u16(1) + u16(8)
+    marked = u64(0) + u16(1) + u16(8) + u16(0) + u16(0) + \
+        (u8(1) + b"\0" * 7 + u64(1)) + b"\0" * 16 * 7
+    s = (u8(0) + vu_handshake(proto, feats) +
+         msg(31, inflight) + msg(32, given, 1) + op_mem(0x20000, marked) +
+         vu_setup_ring(0, 0, 0x1000, 0x2000) + op_mems(m) +
+         msg(SET_VRING_KICK, u64(0), 1) +
+         msg(SET_VRING_ENABLE, vring_state(0, 1)) + op_kick(2))
+    write("vhost_user", "inflight", s)
 
     # no protocol features (an old front end): rings enabled at once
     s = (u8(0) + msg(GET_FEATURES) + msg(SET_OWNER) +
