@@ -13,6 +13,7 @@ and afterwards:
 
 The front end here (FrontEnd, Mem, Ring) is reused by test_load.py.
 """
+import ctypes
 import errno
 import mmap
 import os
@@ -92,11 +93,14 @@ class Mem:
     def read(self, gpa, n):
         return bytes(self.m[self.off(gpa):self.off(gpa) + n])
 
+    # Ring indices are read and written by the device meanwhile: one
+    # 16-bit access each. struct.pack_into would not do: it zeroes its
+    # destination before it writes, bytes one at a time.
     def w16(self, gpa, v):
-        struct.pack_into("<H", self.m, self.off(gpa), v)
+        ctypes.c_uint16.from_buffer(self.m, self.off(gpa)).value = v
 
     def r16(self, gpa):
-        return struct.unpack_from("<H", self.m, self.off(gpa))[0]
+        return ctypes.c_uint16.from_buffer(self.m, self.off(gpa)).value
 
     def region(self, gpa=None, size=None, offset=0, uva=None):
         """A vhost-user memory region: guest_addr, size, user_addr,
@@ -173,6 +177,18 @@ class FrontEnd:
     def recv(self):
         req, flags, size = struct.unpack("=III", self._exact(12))
         return req, flags, self._exact(size) if size else b""
+
+    def recv_with_fds(self):
+        """A message and the fds that came with it (ours to close)."""
+        try:
+            head, fds, _, _ = socket.recv_fds(self.s, 12, 8)
+        except ConnectionResetError:
+            raise Closed()
+        if not head:
+            raise Closed()
+        head += self._exact(12 - len(head))
+        req, flags, size = struct.unpack("=III", head)
+        return req, flags, self._exact(size) if size else b"", fds
 
     # ---- requests ----
     def request(self, req, payload=b"", fds=()):
@@ -256,6 +272,8 @@ class FrontEnd:
     def hang_up(self):
         """Close, and wait until uvdpad has seen it: it closes its end
         once it ran the disconnect."""
+        if self.s.fileno() < 0:
+            return
         try:
             self.s.shutdown(socket.SHUT_WR)
             while self.s.recv(4096):
@@ -273,6 +291,9 @@ class Ring:
         self.desc = mem.alloc(16 * size, 4096)
         self.avail = mem.alloc(6 + 2 * size, 64)
         self.used = mem.alloc(6 + 8 * size, 4096)
+        for area, n in ((self.desc, 16 * size), (self.avail, 6 + 2 * size),
+                        (self.used, 6 + 8 * size)):
+            mem.write(area, bytes(n))  # a reused arena holds old rings
         self.kick_fd, self.call_fd, self.err_fd = eventfd(), eventfd(), \
             eventfd()
         self.free = list(range(size))
@@ -305,9 +326,8 @@ class Ring:
         return self
 
     def put_desc(self, i, addr, length, flags, nxt=0):
-        struct.pack_into("<QIHH", self.mem.m,
-                         self.mem.off(self.desc) + 16 * i, addr, length,
-                         flags, nxt)
+        self.mem.write(self.desc + 16 * i,
+                       struct.pack("<QIHH", addr, length, flags, nxt))
 
     def add(self, bufs):
         """Chain [(gpa, len, writable)] in the table; returns the head."""
@@ -465,6 +485,7 @@ class Env:
         self.by = FrontEnd(self.path("net1")).hello()
         self.by.start(self.by_mem, 2)
         self.nloops = 0
+        self.open = []
 
     def path(self, name):
         return os.path.join(self.d.run_dir, "by-name", name)
@@ -514,7 +535,10 @@ def case(env):
     devices serving."""
     env.settle()
     before = env.fds()
+    env.open = []
     yield env
+    for fe in env.open:  # a case that failed midway: not one more
+        fe.hang_up()
     env.settle()
     assert env.d.proc.poll() is None, env.d.read_log()[-4000:]
     assert env.fds() == before, "fds leaked: %s" % (
@@ -528,6 +552,7 @@ def victim(env, dev="blk0", start=True, nvqs=None, size=64, want=None,
     mem = mem or Mem(name="vu-victim")
     fe = FrontEnd(env.path(dev)).hello()
     fe.mem = mem
+    env.open.append(fe)
     if start:
         nvqs = nvqs or (1 if dev.startswith("blk") else 2)
         fe.start(mem, nvqs, size,
@@ -1376,8 +1401,7 @@ def test_size_field_larger_than_message(case):
 
 UNKNOWN = [0, 26, 27, 33, 41, 42, 43, 44, 1000, 0x7fffffff, 0xffffffff]
 UNSUPPORTED = [SET_LOG_BASE, SET_LOG_FD, IOTLB_MSG, SET_VRING_ENDIAN,
-               POSTCOPY_ADVISE, GET_INFLIGHT_FD, SET_INFLIGHT_FD,
-               VRING_KICK]
+               POSTCOPY_ADVISE, VRING_KICK]
 
 
 @pytest.mark.parametrize("req", UNKNOWN + UNSUPPORTED)
@@ -1473,4 +1497,78 @@ def test_message_flood(case):
         if k % 8 == 0:
             case.others_work()
     assert fe.get_u64(GET_FEATURES) & (1 << F_VERSION_1)
+    done(fe)
+
+
+# ---- P. inflight regions (INFLIGHT_SHMFD) out of range ----
+
+def inflight(size=0, offset=0, nq=1, qsize=64):
+    return struct.pack("=QQHH", size, offset, nq, qsize)
+
+
+@pytest.mark.parametrize("nq,qsize", [(0, 64), (2, 64), (0xffff, 64),
+                                      (1, 0), (1, 3), (1, 0x8001),
+                                      (1, 0xffff)])
+def test_get_inflight_out_of_range(case, nq, qsize):
+    """No error reply exists for GET_INFLIGHT_FD: a hang-up."""
+    fe = victim(case, start=False)
+    fe.send(GET_INFLIGHT_FD, inflight(nq=nq, qsize=qsize))
+    with pytest.raises(Closed):
+        fe.recv_with_fds()
+    done(fe)
+
+
+def get_inflight(fe, nq=1, qsize=64):
+    fe.send(GET_INFLIGHT_FD, inflight(nq=nq, qsize=qsize))
+    req, flags, p, fds = fe.recv_with_fds()
+    assert req == GET_INFLIGHT_FD and len(fds) == 1
+    size, off = struct.unpack_from("=QQ", p)
+    assert size > 0 and off == 0
+    return fds[0], size
+
+
+def test_set_inflight_out_of_range(case):
+    fe = victim(case, start=False)
+    fd, size = get_inflight(fe)
+    small = os.memfd_create("vu-victim")
+    os.ftruncate(small, size - 1)
+    bad = [(inflight(size + 1), [fd]), (inflight(size - 1), [fd]),
+           (inflight(size, 4096), [fd]), (inflight(size, 100), [fd]),
+           (inflight(size, U64 - 4095), [fd]), (inflight(size), [small]),
+           (inflight(size, nq=2), [fd]), (inflight(size, qsize=128), [fd]),
+           (inflight(size), [eventfd()]), (inflight(size), []),
+           (inflight(size), [fd, fd])]
+    for payload, fds in bad:
+        assert fe.request(SET_INFLIGHT_FD, payload, fds) == -errno.EINVAL, \
+            payload
+    assert fe.request(SET_INFLIGHT_FD, inflight(size), [fd]) == 0
+    os.close(small)
+    os.close(bad[8][1][0])
+    os.close(fd)
+    done(fe)
+
+
+def test_inflight_while_running(case):
+    fe = victim(case)
+    blk_check(fe)
+    fd = eventfd()
+    assert fe.request(SET_INFLIGHT_FD, inflight(4096), [fd]) == -errno.EBUSY
+    os.close(fd)
+    fe.send(GET_INFLIGHT_FD, inflight())
+    with pytest.raises(Closed):  # EBUSY: a running queue keeps its region
+        fe.recv_with_fds()
+    done(fe)
+
+
+def test_inflight_many_times(case):
+    """Each region replaces the one before: nothing piles up."""
+    fe = victim(case, start=False)
+    for k in range(50):
+        fd, size = get_inflight(fe, 1, 1 << (k % 9 + 1))
+        assert fe.request(SET_INFLIGHT_FD, inflight(size, nq=1, qsize=1 << (
+            k % 9 + 1)), [fd]) == 0
+        os.close(fd)
+    case.settle()
+    with open("/proc/%d/maps" % case.pid) as f:
+        assert sum("uvdpa-inflight" in ln for ln in f) == 1
     done(fe)
