@@ -24,6 +24,7 @@
 #include <uvdpa/mgmt.h>
 #include <uvdpa/sim.h>
 
+#include "blk.h"
 #include "log.h"
 #include "uvdpad.h"
 
@@ -302,8 +303,12 @@ static int register_parents(struct daemon *d)
 		log_warn("cannot keep vdpasim_blk ramdisks in %s (%s): they "
 			 "will not outlive uvdpad",
 			 dir, strerror(-ret));
+	d->blk = blk_mgmt_new(d->pool, VDPASIM_POLL_US_DEFAULT, &ret);
+	if (!d->blk)
+		return ret;
 	if (vdpa_mgmtdev_register(d->bus, d->sim_net) ||
-	    vdpa_mgmtdev_register(d->bus, d->sim_blk))
+	    vdpa_mgmtdev_register(d->bus, d->sim_blk) ||
+	    vdpa_mgmtdev_register(d->bus, d->blk))
 		return -EINVAL;
 	return 0;
 }
@@ -397,6 +402,8 @@ static void daemon_stop(struct daemon *d)
 			vdpasim_blk_keep_files(d->sim_blk);
 			vdpa_mgmtdev_unregister(d->sim_blk);
 		}
+		if (d->blk)
+			vdpa_mgmtdev_unregister(d->blk);
 		vdpa_bus_free(d->bus);
 	}
 #ifdef HAVE_VIRTIO_VDPA
@@ -405,6 +412,7 @@ static void daemon_stop(struct daemon *d)
 	state_free(d);
 	vdpasim_mgmtdev_free(d->sim_net);
 	vdpasim_mgmtdev_free(d->sim_blk);
+	blk_mgmt_free(d->blk);
 	vdpa_worker_pool_free(d->pool);
 	mgmt_server_free(d->mgmt);
 	if (d->signals.fd >= 0)

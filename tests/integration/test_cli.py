@@ -13,6 +13,14 @@ NET_FEATURES_TEXT = ("MTU MAC STATUS CTRL_VQ CTRL_MAC_ADDR ANY_LAYOUT "
                      "VERSION_1 ACCESS_PLATFORM")
 NET_FEATURES_JSON = ('"MTU","MAC","STATUS","CTRL_VQ","CTRL_MAC_ADDR",'
                      '"ANY_LAYOUT","VERSION_1","ACCESS_PLATFORM"')
+# the blk parent's: SIZE_MAX SEG_MAX RO BLK_SIZE FLUSH TOPOLOGY CONFIG_WCE MQ
+# DISCARD WRITE_ZEROES (1, 2, 5, 6, 9-14), which iproute2 prints by number
+# for a block device (it names net bits only), and bit 27 (ANY_LAYOUT)
+BLK_FEATURES_TEXT = ("bit_1 bit_2 bit_5 bit_6 bit_9 bit_10 bit_11 bit_12 "
+                     "bit_13 bit_14 bit_27 RING_INDIRECT_DESC RING_EVENT_IDX "
+                     "VERSION_1 ACCESS_PLATFORM")
+BLK_FEATURES_JSON = ('1,2,5,6,9,10,11,12,13,14,27,"RING_INDIRECT_DESC",'
+                     '"RING_EVENT_IDX","VERSION_1","ACCESS_PLATFORM"')
 
 
 @pytest.fixture
@@ -35,7 +43,11 @@ def test_mgmtdev_show_text(d):
         "vdpasim_blk: \n"
         "  supported_classes block\n"
         "  max_supported_vqs 0\n"
-        "  dev_features\n")
+        "  dev_features\n"
+        "blk: \n"
+        "  supported_classes block\n"
+        "  max_supported_vqs 64\n"
+        "  dev_features " + BLK_FEATURES_TEXT + "\n")
     assert d.cli("mgmtdev", "list", "vdpasim_blk", check=0).stdout == (
         "vdpasim_blk: \n"
         "  supported_classes block\n"
@@ -48,7 +60,9 @@ def test_mgmtdev_show_json(d):
         '{"mgmtdev":{"vdpasim_net":{"supported_classes":["net"],'
         '"max_supported_vqs":3,"dev_features":[' + NET_FEATURES_JSON +
         ']},"vdpasim_blk":{"supported_classes":["block"],'
-        '"max_supported_vqs":0,"dev_features":[]}}}\n')
+        '"max_supported_vqs":0,"dev_features":[]},'
+        '"blk":{"supported_classes":["block"],"max_supported_vqs":64,'
+        '"dev_features":[' + BLK_FEATURES_JSON + ']}}}\n')
 
 
 def test_mgmtdev_show_pretty_json(d):

@@ -62,7 +62,7 @@ def test_sigkill_leftovers_do_not_stop_next_start(tmpbase):
     d2 = Daemon(tmpbase).start()
     c = d2.client()
     got, end = c.vdpa("MGMTDEV_GET", dump=True)
-    assert end.error == 0 and len(got) == 2
+    assert end.error == 0 and len(got) == 3
     c.close()
     assert d2.stop() == 0
 

@@ -52,7 +52,7 @@ def test_mgmtdev_dump_and_get(client):
     got, end = client.vdpa("MGMTDEV_GET", dump=True)
     assert end.type == nl.NLMSG_DONE and end.error == 0
     assert [m.attr("MGMTDEV_DEV_NAME") for m in got] == [b"vdpasim_net\0",
-                                                        b"vdpasim_blk\0"]
+                                                        b"vdpasim_blk\0", b"blk\0"]
     assert all(m.cmd == nl.CMD["MGMTDEV_NEW"] for m in got)
     assert all(m.flags & nl.NLM_F_MULTI for m in got)
     net = got[0]
@@ -302,7 +302,7 @@ def still_serving(daemon):
     c = daemon.client()
     got, end = c.vdpa("MGMTDEV_GET", dump=True)
     c.close()
-    return end.error == 0 and len(got) == 2
+    return end.error == 0 and len(got) == 3  # vdpasim_net, vdpasim_blk, blk
 
 
 def raw(daemon, data, expect_reply=True):
@@ -400,7 +400,7 @@ sys.path.insert(0, %r)
 import nlclient as nl
 c = nl.Client(%r)
 got, end = c.vdpa("MGMTDEV_GET", dump=True)
-assert end.error == 0 and len(got) == 2, end.error
+assert end.error == 0 and len(got) == 3, end.error
 got, end = c.vdpa("DEV_GET", dump=True)
 assert end.error == 0
 for cmd, attrs in (("DEV_NEW", nl.strz("DEV_NAME", "u") +
