@@ -25,7 +25,7 @@ PACKAGES=(
 	dpdk-dev		# dpdk-testpmd (virtio-user and the vhost PMD)
 	fio			# load and verify on the virtio bus's files
 	nbdkit			# an NBD server for the blk parent (qemu-nbd: qemu-utils)
-	e2fsprogs util-linux iproute2	# mkfs.ext4, losetup, ip netns
+	e2fsprogs util-linux iproute2 iputils-ping	# mkfs.ext4, losetup, ip netns, ping
 	python3-pytest		# the tests themselves
 )
 

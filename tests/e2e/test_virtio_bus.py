@@ -120,8 +120,9 @@ def test_net_tap_in_netns(uvdpad, workdir):
         tx0, rx0 = ns.stat("tap0", "tx_packets"), ns.stat("tap0", "rx_packets")
         # the device loops the echo requests back; the host stack receives
         # them (and, not being 10.77.0.2, does not answer): ping fails
-        ns.run("ping", "-c", "20", "-i", "0.05", "-W", "1", "10.77.0.2",
-               check=False)
+        p = ns.run("ping", "-c", "20", "-i", "0.05", "-W", "1", "10.77.0.2",
+                   check=False)
+        assert "20 packets transmitted, 0 received" in p.stdout, p
         got = ns.run("python3", "-c", PACKET_ECHO, "tap0", MAC, "50")
         assert int(got.stdout) == 50, got
         time.sleep(0.5)
