@@ -43,7 +43,7 @@
 
 #define GUEST_SIZE (256u << 10)
 #define MAX_RECORDS 96
-#define MAX_SEND_FDS 12 /* more than a message may carry, on purpose */
+#define MAX_SEND_FDS 15 /* more than a message may carry, on purpose */
 #define MAX_KEPT 64
 #define MAX_RECONNECTS 3
 
@@ -293,12 +293,16 @@ static int op_msg(struct session *s, uint8_t req, struct fz_in *in)
 	memcpy(buf + VU_HDR_SIZE, p, n);
 	/* a send the back end does not take ends the connection too */
 	if (ctl & C_SPLIT) {
-		if (send_with_fds(s->sock, buf, VU_HDR_SIZE, fds, nfds) < 0)
+		/* fds ride with both parts: more than 8 in all, in two cmsgs */
+		unsigned int first = n ? nfds / 2 : nfds;
+
+		if (send_with_fds(s->sock, buf, VU_HDR_SIZE, fds, first) < 0)
 			ret = -errno;
 		if (!ret)
 			ret = serve(s);
 		if (!ret && n &&
-		    send_with_fds(s->sock, buf + VU_HDR_SIZE, n, NULL, 0) < 0)
+		    send_with_fds(s->sock, buf + VU_HDR_SIZE, n, fds + first,
+				  nfds - first) < 0)
 			ret = -errno;
 	} else if (send_with_fds(s->sock, buf, VU_HDR_SIZE + n, fds, nfds) <
 		   0) {

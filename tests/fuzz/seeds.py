@@ -368,9 +368,10 @@ def vhost_user_seeds():
          msg(GET_VRING_BASE, vring_state(0, 0)) + msg(RESET_OWNER))
     write("vhost_user", "legacy", s)
 
-    # hostile: extra fds, a pipe for a kick, a bad version, a repeated
+    # hostile: extra fds (12 of them over two sendmsgs), a pipe for a kick, a bad version, a repeated
     # SET_VRING_NUM, an index past the queues, then a message too big
     s = (u8(0) + msg(GET_FEATURES, b"", 3) +
+         msg(SET_VRING_NUM, vring_state(0, 8), 12, ctl=0x40) +
          msg(SET_VRING_CALL, u64(0), 1, ctl=0x80) +
          u8(GET_FEATURES) + u8(0x20) + u16(0) + u32(0x2) +
          msg(SET_VRING_NUM, vring_state(0, 8)) +
