@@ -101,7 +101,12 @@ static void net_tx_frame(struct vv_net *n, uint32_t bid, int len)
 		net_br_put(n, bid);
 		return;
 	}
-	/* num_buffers: the TAP leaves it alone, a driver sends 0 */
+	/*
+	 * The TAP marks checksummed frames DATA_VALID, a flag a driver must
+	 * not send (virtio 1.2 5.1.6.2); num_buffers it leaves alone, and a
+	 * driver sends 0.
+	 */
+	p[0] &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	if (n->hdr_len == VIRTIO_NET_HDR_V1_LEN)
 		memset(p + VIRTIO_NET_HDR_LEGACY_LEN, 0, 2);
 	/* a buffer per entry: the queue cannot be full */

@@ -101,11 +101,17 @@ static int env_teardown(void **state)
 	return 0;
 }
 
-static struct vdpa_device *add_dev(struct env *e, const char *name,
-				   const uint8_t *mac, uint16_t mtu)
+/* @features 0: the device's own. */
+static struct vdpa_device *add_dev_f(struct env *e, const char *name,
+				     const uint8_t *mac, uint16_t mtu,
+				     uint64_t features)
 {
 	struct vdpa_dev_set_config c = { 0 };
 
+	if (features) {
+		c.device_features = features;
+		c.mask |= BIT_ULL(VDPA_ATTR_DEV_FEATURES);
+	}
 	if (mac) {
 		memcpy(c.net.mac, mac, 6);
 		c.mask |= BIT_ULL(VDPA_ATTR_DEV_NET_CFG_MACADDR);
@@ -115,6 +121,12 @@ static struct vdpa_device *add_dev(struct env *e, const char *name,
 		c.mask |= BIT_ULL(VDPA_ATTR_DEV_NET_CFG_MTU);
 	}
 	return test_dev_add(&e->tb, e->tb.net, name, &c);
+}
+
+static struct vdpa_device *add_dev(struct env *e, const char *name,
+				   const uint8_t *mac, uint16_t mtu)
+{
+	return add_dev_f(e, name, mac, mtu, 0);
 }
 
 static struct vv_net *probe(struct vdpa_device *vdev, const char *ifname)
@@ -344,7 +356,7 @@ static int udp_socket(void)
 static unsigned int udp_echo(int ps, int us, const uint8_t *dst, unsigned n,
 			     size_t payload)
 {
-	static uint8_t f[2048], in[2048];
+	static uint8_t f[9100], in[9100];
 	unsigned int got = 0;
 	int64_t end;
 
@@ -453,19 +465,17 @@ static void test_names(void **state)
  * MAC filter passes frames to its MAC) and come back into the host stack,
  * which delivers them to a UDP socket.
  */
-static void frames_check(struct env *e, const char *ifname)
+/* Frames of every size up to the MTU, through the device and back. */
+static void frames_check(struct env *e, const char *ifname, uint16_t mtu)
 {
 	int ps, us;
 
-	e->vdev = add_dev(e, ifname, MYMAC, 0);
-	e->n = probe(e->vdev, NULL);
-	assert_non_null(e->n);
 	ns_enter(e, ifname);
 	ps = packet_socket(ifname);
 	us = udp_socket();
 	assert_int_equal(udp_echo(ps, us, MYMAC, 100, 64), 100);
 	/* full-size frames, and frames to another MAC the device drops */
-	assert_int_equal(udp_echo(ps, us, MYMAC, 100, 1500 - 28), 100);
+	assert_int_equal(udp_echo(ps, us, MYMAC, 100, mtu - 28u), 100);
 	assert_int_equal(udp_echo(ps, us, PEERMAC, 20, 64), 0);
 	assert_int_equal(test_vstat(e->vdev, 0, "rx drops"), 20);
 	/*
@@ -478,17 +488,80 @@ static void frames_check(struct env *e, const char *ifname)
 	close(us);
 }
 
+static void probe_and_check(struct env *e, const char *ifname, uint16_t mtu)
+{
+	e->vdev = add_dev(e, ifname, MYMAC, mtu);
+	e->n = probe(e->vdev, NULL);
+	assert_non_null(e->n);
+	frames_check(e, ifname, mtu ? mtu : 1500);
+}
+
 static void test_frames(void **state)
 {
-	frames_check(*state, "vvf0");
+	probe_and_check(*state, "vvf0", 0);
+}
+
+/* RX and TX buffers follow the MTU. */
+static void test_jumbo(void **state)
+{
+	char buf[16];
+
+	probe_and_check(*state, "vvj0", 9000);
+	sys_attr("vvj0", "mtu", buf, sizeof(buf)); /* in the namespace now */
+	assert_string_equal(buf, "");
+}
+
+/*
+ * A legacy device (no VERSION_1, the simulator can be provisioned so):
+ * a 10-byte header with ANY_LAYOUT, native-endian config.
+ */
+static void test_legacy(void **state)
+{
+	struct env *e = *state;
+	uint64_t f = BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_MTU) |
+		     BIT_ULL(VIRTIO_NET_F_STATUS) |
+		     BIT_ULL(VIRTIO_NET_F_CTRL_VQ) |
+		     BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR) |
+		     BIT_ULL(VIRTIO_F_ANY_LAYOUT);
+
+	e->vdev = add_dev_f(e, "vvleg0", MYMAC, 1400, f);
+	assert_non_null(e->vdev);
+	e->n = probe(e->vdev, NULL);
+	assert_non_null(e->n);
+	assert_int_equal(e->vdev->config->get_driver_features(e->vdev), f);
+	frames_check(e, "vvleg0", 1400);
+}
+
+/*
+ * Without a control queue a random MAC cannot be given to the device:
+ * the interface still comes up, and says so.
+ */
+static void test_no_ctrl_vq(void **state)
+{
+	struct env *e = *state;
+	uint64_t f = BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_NET_F_MAC) |
+		     BIT_ULL(VIRTIO_NET_F_STATUS);
+	uint8_t cfg[6];
+	char buf[32];
+
+	e->vdev = add_dev_f(e, "vvnc0", NULL, 0, f);
+	assert_non_null(e->vdev);
+	e->n = probe(e->vdev, NULL);
+	assert_non_null(e->n);
+	assert_true(logged("cannot be told"));
+	sys_attr("vvnc0", "address", buf, sizeof(buf));
+	assert_int_equal(strtoul(buf, NULL, 16) & 3, 2);
+	dev_mac(e->vdev, cfg);
+	assert_int_equal(cfg[0] | cfg[1] | cfg[2] | cfg[3] | cfg[4] | cfg[5],
+			 0);
+	assert_int_equal(e->vdev->config->get_driver_features(e->vdev), f);
 }
 
 /* Kernels before 6.7 have no multishot read: bursts of single reads. */
 static void test_frames_no_multishot(void **state)
 {
 	setenv("UVDPA_NET_NO_MULTISHOT", "1", 1);
-	frames_check(*state, "vvf1");
-	unsetenv("UVDPA_NET_NO_MULTISHOT");
+	probe_and_check(*state, "vvf1", 0);
 }
 
 /* The interface's counters and the device's agree, once all has passed. */
@@ -680,6 +753,12 @@ int main(void)
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_frames_no_multishot,
 						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_jumbo, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_legacy, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_no_ctrl_vq, env_setup,
+						env_teardown),
 		cmocka_unit_test_setup_teardown(test_counters, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_remove_under_traffic,
