@@ -142,8 +142,9 @@ static void vv_reply_read(struct vv_op *op)
 	uint64_t pos = op->off - op->start, left = op->len;
 	int n = 0;
 
+	stack[0] = (struct iovec){ NULL, 0 }; /* -Wmaybe-uninitialized */
 	if (op->npages > VV_READ_IOV) {
-		iov = malloc(op->npages * sizeof(*iov));
+		iov = calloc(op->npages, sizeof(*iov));
 		if (!iov) {
 			fuse_reply_err(op->req, ENOMEM);
 			return;

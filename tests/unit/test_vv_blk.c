@@ -996,6 +996,16 @@ static void vvb_fio_verify(void **state)
 			     "--size=32M --output=/dev/null",
 			     e->path),
 			 0);
+	/*
+	 * Blocks of 1000 bytes at depth 32: neighbours share sectors, so
+	 * concurrent read-modify-writes must not lose each other's bytes.
+	 */
+	assert_int_equal(run("fio --name=vv-rmw --filename=%s "
+			     "--ioengine=libaio --direct=1 --iodepth=32 "
+			     "--rw=randwrite --verify=crc32c --verify_fatal=1 "
+			     "--bs=1000 --size=4M --output=/dev/null",
+			     e->path),
+			 0);
 }
 
 int main(void)
