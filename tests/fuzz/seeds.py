@@ -213,7 +213,7 @@ def vring_seeds():
 
 # ---- fuzz_vhost_user (tests/fuzz/fuzz_vhost_user.c) ----
 
-OP_MEM, OP_KICK = 0xff, 0xfe
+OP_MEM, OP_KICK, OP_TRUNCATE = 0xff, 0xfe, 0xfd
 NEED_REPLY = 0x10
 GPA = 0x100000000
 UVA = 0x7f0000000000
@@ -367,6 +367,16 @@ def vhost_user_seeds():
          msg(SET_VRING_KICK, u64(0), 1) + op_kick(2) +
          msg(GET_VRING_BASE, vring_state(0, 0)) + msg(RESET_OWNER))
     write("vhost_user", "legacy", s)
+
+    # the front end shrinks its memory under a running ring: the back end
+    # takes the SIGBUS, hangs up, and the front end reconnects
+    s = (u8(0) + vu_handshake(proto, feats) +
+         vu_setup_ring(0, 0, 0x1000, 0x2000) + op_mems(m) +
+         msg(SET_VRING_KICK, u64(0), 1) +
+         msg(SET_VRING_ENABLE, vring_state(0, 1)) +
+         u8(OP_TRUNCATE) + u32(0x1000) + op_kick(2) + msg(GET_FEATURES) +
+         msg(GET_STATUS))
+    write("vhost_user", "shrunk-memory", s)
 
     # hostile: extra fds (12 of them over two sendmsgs), a pipe for a kick, a bad version, a repeated
     # SET_VRING_NUM, an index past the queues, then a message too big
