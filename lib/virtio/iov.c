@@ -72,10 +72,15 @@ size_t vq_iov_copy(const struct iovec *dst, unsigned int dn,
 
 		if (chunk > len - done)
 			chunk = len - done;
-		/* an empty iovec may have a NULL base, which memcpy forbids */
+		/*
+		 * Both sides are driver memory, which a driver may make
+		 * overlap (a TX buffer looped into an RX one): memmove, as
+		 * memcpy on overlapping bytes is undefined. An empty iovec
+		 * may have a NULL base, which both forbid.
+		 */
 		if (chunk)
-			memcpy((char *)dst[di].iov_base + doff,
-			       (const char *)src[si].iov_base + soff, chunk);
+			memmove((char *)dst[di].iov_base + doff,
+				(const char *)src[si].iov_base + soff, chunk);
 		done += chunk;
 		doff += chunk;
 		soff += chunk;

@@ -481,6 +481,24 @@ static void iov_helpers(void **state)
 	assert_int_equal(vq_iov_copy(dst, 2, src, 4, 100), 8);
 }
 
+/*
+ * A driver may point both sides of a copy at the same bytes (net
+ * loopback: a TX buffer that is also an RX buffer); found by fuzz_vring,
+ * where ASan called the memcpy it was then an overlap.
+ */
+static void iov_copy_overlap(void **state)
+{
+	char buf[9] = "abcdefgh";
+	const struct iovec src = { buf, 6 }, fwd = { buf + 2, 6 };
+	const struct iovec back = { buf, 6 }, from = { buf + 2, 6 };
+
+	assert_int_equal(vq_iov_copy(&fwd, 1, &src, 1, 6), 6);
+	assert_memory_equal(buf, "ababcdef", 8);
+	memcpy(buf, "abcdefgh", 8);
+	assert_int_equal(vq_iov_copy(&back, 1, &from, 1, 6), 6);
+	assert_memory_equal(buf, "cdefghgh", 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +512,7 @@ int main(void)
 		cmocka_unit_test(hint_last_hit),
 		cmocka_unit_test(many_regions),
 		cmocka_unit_test(iov_helpers),
+		cmocka_unit_test(iov_copy_overlap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
