@@ -191,6 +191,15 @@ def vring_seeds():
         1, 0, perms, VERSION_1 | (1 << 5), net_q, m,
         rnd(0x02) + rnd(0x0b)))
 
+    # the RX buffer overlaps the TX frame (vq_iov_copy was a memcpy)
+    m = Mem(16 * PAGE)
+    ring(m, IOVA, 0, 0x1000, [desc(IOVA + 13 * PAGE, 2048, F_WRITE)], [0])
+    m.put(13 * PAGE + 6, frame)
+    ring(m, IOVA, 10 * PAGE, 11 * PAGE,
+         [desc(IOVA + 13 * PAGE + 6, len(frame))], [0])
+    write("vring", "sim-net-overlap", vring_seed(
+        1, 0, perms, VERSION_1 | (1 << 5), net_q, m, rnd(0x02)))
+
     # vdpasim_blk: a read, a write, a flush and GET_ID
     m = Mem(16 * PAGE)
     hdrs = [(0, 0), (1, 8), (4, 0), (8, 0)]  # (type, sector)
