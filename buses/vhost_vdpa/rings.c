@@ -156,8 +156,33 @@ static void vu_rings_signal_err(struct vu_backend *b)
 }
 
 /*
+ * Tell the front end the config space changed (a resize), on the back-end
+ * channel; without one it learns at its next GET_CONFIG.
+ */
+static void vu_config_changed(struct vu_backend *b)
+{
+	const uint64_t need = BIT_ULL(VU_PROTOCOL_F_BACKEND_REQ) |
+			      BIT_ULL(VU_PROTOCOL_F_CONFIG);
+	struct vu_msg msg = { .hdr = { .request = VU_BACKEND_CONFIG_CHANGE_MSG,
+				       .flags = VU_VERSION } };
+
+	if (b->backend_req_fd < 0 || (b->protocol_features & need) != need)
+		return;
+	if (vu_msg_send(b->backend_req_fd, &msg, NULL, 0))
+		vu_log(b, VU_LOG_WARN,
+		       "%s: cannot tell the front end about "
+		       "a config change",
+		       b->vdev->name);
+	else
+		vu_log(b, VU_LOG_INFO,
+		       "%s: config change sent to the front "
+		       "end",
+		       b->vdev->name);
+}
+
+/*
  * The device's config interrupt, or the loss of the memory (mem.c): pass
- * NEEDS_RESET on to the rings.
+ * NEEDS_RESET on to the rings, or a config change to the front end.
  */
 void vu_backend_device_event(struct vu_backend *b)
 {
@@ -169,8 +194,10 @@ void vu_backend_device_event(struct vu_backend *b)
 		vu_rings_signal_err(b);
 		return;
 	}
-	if (!(vdpa_get_status(b->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET))
+	if (!(vdpa_get_status(b->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		vu_config_changed(b);
 		return;
+	}
 	vu_log(b, VU_LOG_WARN, "%s: the device needs a reset (%s)",
 	       b->vdev->name, "a malformed ring or request");
 	vu_rings_signal_err(b);

@@ -388,6 +388,20 @@ static int sim_net_init(struct sim_dev *sim,
 	return 0;
 }
 
+/*
+ * Posted RX buffers are not work: the RX queue is served when TX has
+ * frames for it (or a kick brings new buffers, which may unblock TX frames
+ * that found none). Without this, a driver that keeps RX buffers posted
+ * (every driver) would keep the worker polling forever.
+ */
+static int sim_net_vq_idle(struct sim_dev *sim, struct sim_vq *vq)
+{
+	if (vq->idx != SIM_NET_RXQ)
+		return 0;
+	vq_dev_enable_notify(&vq->ring);
+	return -1;
+}
+
 static int sim_net_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 			   const struct vdpa_dev_set_config *config,
 			   struct vdpa_extack *ext)
@@ -405,6 +419,7 @@ static int sim_net_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		.vq_group = sim_net_vq_group,
 		.init = sim_net_init,
 		.serve = sim_net_serve,
+		.vq_idle = sim_net_vq_idle,
 		.get_config = sim_net_get_config,
 		.set_config = sim_net_set_config,
 		.get_stats = sim_net_get_stats,

@@ -88,7 +88,7 @@ def test_file_mkfs_then_readd(uvdpad, workdir, image, tools):
                     workdir, timeout=300, files=tools, name="g1",
                     extra_args=vhost_user_blk_args(d.socket("b0")))
     res.check()
-    sums = re.findall(r"^[0-9a-f]{64}  f\d$", res.console, re.M)
+    sums = re.findall(r"^[0-9a-f]{64}  f\d\r?$", res.console, re.M)
     assert len(sums) == 4, res.tail()
     assert "uvdpa-e2e-b0" in res.console
     st = counters(d, "b0", 0)
@@ -264,7 +264,7 @@ def test_discard_write_zeroes_flush(uvdpad, workdir, image, tools):
                     extra_args=vhost_user_blk_args(d.socket("dz")))
     res.check()
     # the first 3 MiB read back as zeros: nothing but NULs was dropped
-    assert re.search(r"^0$", res.console, re.M), res.tail()
+    assert re.search(r"^0\r?$", res.console, re.M), res.tail()
     st = counters(d, "dz", 0)
     assert st["discards"] >= 1 and st["write_zeroes"] >= 1, st
     assert st["flushes"] >= 1, st
