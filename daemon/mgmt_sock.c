@@ -2,10 +2,15 @@
 /*
  * The management socket: accept clients, read their records, hand each to
  * the management server, and send its replies without ever blocking the
- * control thread (a client that does not read gets its replies queued,
- * up to a bound, then is dropped).
+ * control thread. A client that does not read its replies gets them
+ * queued, and is not read from until they are gone: what it costs is one
+ * record's replies, up to a bound, past which it is dropped. When the
+ * process runs out of fds, clients waiting to be accepted are refused
+ * (accepted and closed at once) rather than left to wake the loop for
+ * ever.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,13 @@
 
 #define CONN_MAX 1024
 #define CONN_OUT_MAX (4u << 20) /* replies queued for a client, at most */
+#define OUT_TOTAL_MAX (64u << 20) /* ... and for all of them */
+
+/* Control thread only. */
+static size_t out_total; /* bytes queued, every client */
+static int reserve_fd = -1; /* given up to refuse a client without fds */
+static bool out_of_fds; /* said once per shortage */
+static bool listener_paused; /* not even the reserve: until a client goes */
 
 struct out_rec {
 	struct out_rec *next;
@@ -51,8 +63,11 @@ static void conn_close(struct conn *c)
 		next = r->next;
 		free(r);
 	}
+	out_total -= c->out_bytes;
 	list_del(&c->link);
 	c->d->nconns--;
+	if (listener_paused && !daemon_watch(c->d, &c->d->listener, EPOLLIN))
+		listener_paused = false;
 	log_debug("client pid %d closed", (int)c->peer.pid);
 	free(c);
 }
@@ -61,7 +76,8 @@ static int conn_queue(struct conn *c, const void *buf, size_t len)
 {
 	struct out_rec *r;
 
-	if (c->out_bytes + len > CONN_OUT_MAX)
+	if (c->out_bytes + len > CONN_OUT_MAX ||
+	    out_total + len > OUT_TOTAL_MAX)
 		return -ENOBUFS;
 	r = malloc(sizeof(*r) + len);
 	if (!r)
@@ -75,7 +91,9 @@ static int conn_queue(struct conn *c, const void *buf, size_t len)
 		c->out_head = r;
 	c->out_tail = r;
 	c->out_bytes += len;
-	return daemon_rewatch(c->d, &c->w, EPOLLIN | EPOLLOUT);
+	out_total += len;
+	/* no more requests from it until it took the answers */
+	return daemon_rewatch(c->d, &c->w, EPOLLOUT);
 }
 
 /* mgmt_send_cb: send now, or queue behind what is already waiting. */
@@ -111,6 +129,7 @@ static bool conn_flush(struct conn *c)
 		if (!c->out_head)
 			c->out_tail = NULL;
 		c->out_bytes -= r->len;
+		out_total -= r->len;
 		free(r);
 	}
 	return daemon_rewatch(c->d, &c->w, EPOLLIN) == 0;
@@ -197,6 +216,29 @@ static void conn_new(struct daemon *d, int fd)
 		  (int)cred.uid);
 }
 
+/*
+ * No fd to accept a client with: give the reserve up for a moment to
+ * accept it and close it, so that it learns at once and the listening
+ * socket stops being readable (libuv's uv__emfile_trick). False when
+ * even that failed.
+ */
+static bool refuse_one(int lfd)
+{
+	int fd;
+
+	if (!out_of_fds)
+		log_warn("out of file descriptors: refusing clients");
+	out_of_fds = true;
+	if (reserve_fd < 0)
+		return false;
+	close(reserve_fd);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0;
+}
+
 static void listener_cb(struct watch *w, uint32_t events)
 {
 	struct daemon *d = container_of(w, struct daemon, listener);
@@ -205,12 +247,21 @@ static void listener_cb(struct watch *w, uint32_t events)
 		int fd = accept4(w->fd, NULL, NULL,
 				 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			if (refuse_one(w->fd))
+				continue;
+			/* a level-triggered loop would come back at once */
+			daemon_unwatch(d, w);
+			listener_paused = true;
+			return;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != ECONNABORTED && errno != EINTR)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
+		out_of_fds = false;
 		conn_new(d, fd);
 	}
 }
@@ -247,6 +298,7 @@ int mgmt_sock_open(struct daemon *d)
 		return err;
 	}
 	mgmt_sock_perms(d->sock_path);
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	d->listener.fd = fd;
 	d->listener.cb = listener_cb;
 	return daemon_watch(d, &d->listener, EPOLLIN);
@@ -259,9 +311,13 @@ void mgmt_sock_close(struct daemon *d)
 	list_for_each_entry_safe(c, tmp, &d->conns, link)
 		conn_close(c);
 	if (d->listener.fd >= 0) {
-		daemon_unwatch(d, &d->listener);
+		if (!listener_paused)
+			daemon_unwatch(d, &d->listener);
 		close(d->listener.fd);
 		d->listener.fd = -1;
 		unlink(d->sock_path);
 	}
+	if (reserve_fd >= 0)
+		close(reserve_fd);
+	reserve_fd = -1;
 }

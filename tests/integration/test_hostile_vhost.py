@@ -477,15 +477,21 @@ class Env:
     def __init__(self, base):
         self.d = Daemon(base).start()
         self.pid = self.d.proc.pid
-        self.mgmt = self.d.client()
-        for name, mgmt in (("blk0", "vdpasim_blk"), ("net0", "vdpasim_net"),
-                           ("net1", "vdpasim_net"), ("blk1", "vdpasim_blk")):
-            add_dev(self.mgmt, name, mgmt)
-        self.by_mem = Mem(name="vu-bystander")
-        self.by = FrontEnd(self.path("net1")).hello()
-        self.by.start(self.by_mem, 2)
         self.nloops = 0
         self.open = []
+        try:
+            self.mgmt = self.d.client()
+            for name, mgmt in (("blk0", "vdpasim_blk"),
+                               ("net0", "vdpasim_net"),
+                               ("net1", "vdpasim_net"),
+                               ("blk1", "vdpasim_blk")):
+                add_dev(self.mgmt, name, mgmt)
+            self.by_mem = Mem(name="vu-bystander")
+            self.by = FrontEnd(self.path("net1")).hello()
+            self.by.start(self.by_mem, 2)
+        except BaseException:
+            self.d.stop()
+            raise
 
     def path(self, name):
         return os.path.join(self.d.run_dir, "by-name", name)

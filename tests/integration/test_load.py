@@ -224,3 +224,216 @@ def test_509_memory_slots(ld):
     assert ld.fds() == fd0
     report("memory slots", max_mem_slots=slots, added=509,
            the_510th="ENOSPC")
+
+
+# ---- the management socket under many and misbehaving clients ----
+
+def getfamily_msg(seq):
+    return nl.Client.message(nl.GENL_ID_CTRL, nl.NLM_F_REQUEST | nl.NLM_F_ACK,
+                             seq, nl.CTRL_CMD_GETFAMILY,
+                             nl.strz(nl.CTRL_ATTR_FAMILY_NAME, "vdpa"))
+
+
+def devshow_msg(family, seq, name="blk0"):
+    return nl.Client.message(family, nl.NLM_F_REQUEST | nl.NLM_F_ACK, seq,
+                             nl.CMD["DEV_GET"], nl.strz("DEV_NAME", name))
+
+
+def answers(sock, seq):
+    """Messages up to the ack of request @seq."""
+    got = []
+    while True:
+        for m in nl.split(sock.recv(1 << 16)):
+            got.append(m)
+            if m.type == nl.NLMSG_ERROR and m.seq == seq:
+                return got
+
+
+def connect_mgmt(d, n, timeout=30):
+    out = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # blocking: a UNIX socket's non-blocking connect fails with EAGAIN
+        # while the listen backlog is full, instead of waiting
+        s.connect(d.sock)
+        s.settimeout(timeout)
+        out.append(s)
+    return out
+
+
+def serve_all(d, socks, tag):
+    """Every client of @socks: GETFAMILY, then dev show, all sent before
+    any answer is read; each must get its own answers."""
+    for i, s in enumerate(socks):
+        s.send(getfamily_msg(i + 1))
+    family = None
+    for i, s in enumerate(socks):
+        got = answers(s, i + 1)
+        assert got[-1].error == 0, tag
+        fid = got[0].attr(nl.CTRL_ATTR_FAMILY_ID)
+        family = struct.unpack("=H", fid)[0]
+    for i, s in enumerate(socks):
+        s.send(devshow_msg(family, 1000 + i))
+    for i, s in enumerate(socks):
+        got = answers(s, 1000 + i)
+        assert got[-1].error == 0, tag
+        assert got[0].attr("DEV_NAME") == b"blk0\0", tag
+
+
+class Trickle(threading.Thread):
+    """A client sending a garbage byte every 100 ms, as its own record, or
+    half-headers that announce more than they hold."""
+
+    def __init__(self, d, kind):
+        super().__init__(daemon=True)
+        self.s = connect_mgmt(d, 1)[0]
+        self.kind, self.stop, self.sent = kind, threading.Event(), 0
+
+    def run(self):
+        while not self.stop.wait(0.1):
+            if self.kind == "byte":
+                data = bytes([self.sent & 0xff])
+            else:  # a header announcing 1000 bytes, 20 of them sent
+                data = struct.pack("=IHHII", 1000, 0x1d, 1, self.sent, 0) + \
+                    b"\0" * 4
+            try:
+                self.s.send(data)
+            except OSError:
+                return
+            self.sent += 1
+
+
+@pytest.mark.parametrize("kind", ["byte", "short header"])
+def test_200_clients_one_trickling_garbage(ld, kind):
+    add_dev(ld.mgmt, "blk0", "vdpasim_blk")
+    ld.mgmt.resolve()
+    fd0 = ld.fds()
+    slow = Trickle(ld, kind)
+    slow.start()
+    socks = connect_mgmt(ld, 199)
+    rnd = 0
+    while rnd < 3 or slow.sent < 5:  # while it trickles
+        serve_all(ld, socks, "round %d" % rnd)
+        rnd += 1
+    slow.stop.set()
+    slow.join()
+    assert slow.sent >= 1
+    for s in socks:
+        s.close()
+    slow.s.close()
+    ld.mgmt.resolve()
+    report("200 management clients", rounds=rnd, trickled=slow.sent,
+           fds_start=fd0, fds_end=ld.fds())
+    assert ld.fds() == fd0
+
+
+def test_clients_that_do_not_read(ld):
+    """Clients that send requests and never read the answers cost uvdpad
+    a bounded amount of memory each, and block nobody."""
+    add_dev(ld.mgmt, "blk0", "vdpasim_blk")
+    ld.mgmt.resolve()
+    rss0 = ld.rss()
+    family = ld.mgmt.family
+    hogs = connect_mgmt(ld, 20)
+    for h in hogs:
+        h.setblocking(False)
+    dump = nl.Client.message(family, nl.NLM_F_REQUEST | nl.NLM_F_ACK |
+                             nl.NLM_F_DUMP, 1, nl.CMD["DEV_GET"])
+    sent = 0
+    for rnd in range(400):
+        for h in hogs:
+            try:
+                h.send(dump * 32)  # one record, 32 dumps
+                sent += 1
+            except OSError:
+                pass  # uvdpad stopped reading it (EAGAIN), or dropped it
+        if rnd % 100 == 0:
+            serve_all(ld, connect_mgmt(ld, 5), "while hogged")
+    ld.mgmt.resolve()
+    rss1 = ld.rss()
+    serve_all(ld, connect_mgmt(ld, 5), "after")
+    report("clients that never read", clients=20, records_sent=sent,
+           rss_before_kib=rss0 // 1024, rss_after_kib=rss1 // 1024)
+    assert rss1 - rss0 < 16 * MIB
+    for h in hogs:
+        h.close()
+
+
+def test_record_too_big_and_silent_clients(ld):
+    add_dev(ld.mgmt, "blk0", "vdpasim_blk")
+    silent = connect_mgmt(ld, 50)
+    big = connect_mgmt(ld, 1)[0]
+    big.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    rec = getfamily_msg(7)
+    rec = rec[:0] + struct.pack("=I", 200000) + rec[4:] + b"\0" * (
+        200000 - len(rec))
+    big.send(rec)
+    got = nl.split(big.recv(1 << 16))
+    assert got[0].type == nl.NLMSG_ERROR and got[0].error == -errno.EMSGSIZE
+    serve_all(ld, [big] + connect_mgmt(ld, 10), "after a big record")
+    for s in silent:
+        s.close()
+
+
+def test_connections_beyond_the_limit(ld):
+    """uvdpad serves 1024 clients; more are closed at once, and a place
+    that frees up is taken again."""
+    add_dev(ld.mgmt, "blk0", "vdpasim_blk")
+    ld.mgmt.resolve()
+    fd0 = ld.fds()
+    socks = connect_mgmt(ld, 1100, timeout=10)
+    refused = 0
+    for s in socks:
+        try:
+            s.send(getfamily_msg(1))
+        except BrokenPipeError:
+            pass  # closed already
+    for s in socks:
+        try:
+            got = s.recv(1 << 16)
+        except (ConnectionResetError, socket.timeout):
+            got = b""
+        refused += got == b""
+    report("connections beyond the limit", opened=1100 + 1,
+           refused=refused)
+    assert refused == 1100 + 1 - 1024  # ld.mgmt holds one
+    for s in socks:
+        s.close()
+    serve_all(ld, connect_mgmt(ld, 10), "after")
+    ld.mgmt.resolve()
+    assert ld.fds() == fd0
+
+
+def test_out_of_fds(tmp_path):
+    """With few fds left, accept fails: uvdpad must not spin on a
+    listening socket it cannot accept from, and serves again once
+    clients go."""
+    os.chmod(str(tmp_path), 0o755)
+    d = LoadDaemon(str(tmp_path), nofile=96).start()
+    d.mgmt = d.client()
+    try:
+        add_dev(d.mgmt, "blk0", "vdpasim_blk")
+        socks = connect_mgmt(d, 120, timeout=5)
+        time.sleep(1)  # whatever uvdpad does with them meanwhile
+        cpu0 = d.cpu()
+        time.sleep(1)
+        spent = d.cpu() - cpu0
+        served = 0
+        for s in socks:
+            try:
+                s.send(getfamily_msg(1))
+                served += bool(s.recv(1 << 16))
+            except OSError:
+                pass
+        for s in socks:
+            s.close()
+        serve_all(d, connect_mgmt(d, 10), "after")
+        log = d.read_log()
+        warnings = log.count("accept: ") + log.count("out of file desc")
+        report("out of fds", clients=120, served=served,
+               cpu_in_1s=round(spent, 3), warnings=warnings)
+        assert 0 < warnings < 10
+    finally:
+        d.mgmt.close()
+        rc = d.stop()
+    assert rc == 0
