@@ -30,11 +30,17 @@
 
 #define VQ_INFLIGHT_VERSION 1
 
-static int cmp_counter(const void *a, const void *b, void *arg)
+/* A marked chain, its counter copied out of the front end's memory. */
+struct vq_marked {
+	uint64_t counter;
+	uint16_t head;
+};
+
+/* The region may change under us: sort copies, never the region. */
+static int cmp_counter(const void *a, const void *b)
 {
-	const struct vq_inflight_split *r = arg;
-	uint64_t ca = r->desc[*(const uint16_t *)a].counter;
-	uint64_t cb = r->desc[*(const uint16_t *)b].counter;
+	uint64_t ca = ((const struct vq_marked *)a)->counter;
+	uint64_t cb = ((const struct vq_marked *)b)->counter;
 
 	return ca < cb ? -1 : ca > cb;
 }
@@ -61,6 +67,7 @@ static void vq_inflight_clear_used(struct vq_dev *vq, uint16_t from,
 static int vq_inflight_collect(struct vq_dev *vq)
 {
 	struct vq_inflight_split *r = vq->inflight;
+	struct vq_marked *m = NULL;
 	uint64_t max = 0;
 	uint16_t n = 0;
 
@@ -68,21 +75,29 @@ static int vq_inflight_collect(struct vq_dev *vq)
 	vq->resubmit = NULL;
 	vq->resubmit_num = vq->resubmit_pos = 0;
 	for (uint32_t i = 0; i < vq->num; i++) {
-		if (!r->desc[i].inflight)
+		if (!READ_ONCE(r->desc[i].inflight))
 			continue;
-		if (!vq->resubmit) {
-			vq->resubmit = malloc(vq->num * sizeof(uint16_t));
-			if (!vq->resubmit)
-				return -ENOMEM;
-		}
-		vq->resubmit[n++] = (uint16_t)i;
-		if (r->desc[i].counter > max)
-			max = r->desc[i].counter;
+		if (!m && !(m = malloc(vq->num * sizeof(*m))))
+			return -ENOMEM;
+		m[n].head = (uint16_t)i;
+		m[n].counter = READ_ONCE(r->desc[i].counter);
+		if (m[n].counter > max)
+			max = m[n].counter;
+		n++;
 	}
-	if (n > 1)
-		qsort_r(vq->resubmit, n, sizeof(uint16_t), cmp_counter, r);
-	vq->resubmit_num = n;
 	vq->counter = max + 1;
+	if (!n)
+		return 0;
+	qsort(m, n, sizeof(*m), cmp_counter);
+	vq->resubmit = malloc(n * sizeof(uint16_t));
+	if (!vq->resubmit) {
+		free(m);
+		return -ENOMEM;
+	}
+	for (uint16_t k = 0; k < n; k++)
+		vq->resubmit[k] = m[k].head;
+	vq->resubmit_num = n;
+	free(m);
 	return 0;
 }
 

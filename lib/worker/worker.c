@@ -322,8 +322,15 @@ static int worker_start(struct vdpa_worker *w, const char *name, unsigned int i)
 	char tname[16];
 	int ret;
 
-	/* Signals belong to the daemon's control thread. */
+	/*
+	 * Signals belong to the daemon's control thread; but a fault in guest
+	 * memory (a front end that shrank its memfd) must reach the SIGBUS
+	 * guard (buses/vhost_vdpa/mem.c) on the worker that touched it:
+	 * blocked, the kernel would kill the whole daemon instead.
+	 */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

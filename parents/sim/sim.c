@@ -166,6 +166,7 @@ static void sim_vq_latch(struct sim_vq *vq, uint16_t avail_idx)
 		.device_addr = vq->device_addr,
 		.avail_idx = avail_idx,
 		.iotlb = sim_vq_iotlb(vq),
+		.inflight = vq->inflight,
 	};
 
 	if (vq_dev_init(&vq->ring, &cfg))
@@ -393,6 +394,18 @@ static int sim_set_vq_callfd(struct vdpa_device *vdev, uint16_t idx, int fd)
 	return 0;
 }
 
+/* Inflight tracking (vhost-user INFLIGHT_SHMFD): used at the next start. */
+static int sim_set_vq_inflight(struct vdpa_device *vdev, uint16_t idx,
+			       struct vq_inflight_split *region)
+{
+	struct sim_vq *vq = sim_vq(vdev, idx);
+
+	if (vq->ready)
+		return -EBUSY;
+	vq->inflight = region;
+	return 0;
+}
+
 /* ---- device ops ---- */
 
 static uint32_t sim_get_vq_align(struct vdpa_device *vdev)
@@ -499,7 +512,9 @@ static void sim_vq_reset(struct sim_vq *vq)
 	vq->cb = (struct vdpa_callback){ .trigger = -1 };
 	vq->callfd = -1;
 	__atomic_store_n(&vq->kickfd, -1, __ATOMIC_RELAXED);
+	vq->inflight = NULL; /* the region was the driver's */
 	/* keep the bounce buffer, forget the ring */
+	free(ring.resubmit);
 	memset(&vq->ring, 0, sizeof(vq->ring));
 	vq->ring.bounce = ring.bounce;
 }
@@ -703,6 +718,7 @@ static const struct vdpa_config_ops sim_config_ops = {
 	.get_vq_size = sim_get_vq_size,
 	.set_vq_kickfd = sim_set_vq_kickfd,
 	.set_vq_callfd = sim_set_vq_callfd,
+	.set_vq_inflight = sim_set_vq_inflight,
 	.get_vq_align = sim_get_vq_align,
 	.get_vq_group = sim_get_vq_group,
 	.get_device_features = sim_get_device_features,

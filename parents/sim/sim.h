@@ -41,6 +41,7 @@ struct sim_vq {
 	int callfd; /* -1: use cb */
 	int kickfd; /* the driver's, or -1: own_kickfd */
 	int own_kickfd; /* written by kick_vq */
+	struct vq_inflight_split *inflight; /* vhost-user's, or NULL */
 	bool class_started; /* attr.vq_start succeeded: attr.vq_stop is due */
 
 	/* the data path; read by the worker while attached */
