@@ -492,8 +492,16 @@ void vv_io_complete(struct vv_queue *q)
 	struct vv_slot *s;
 	uint32_t len;
 
-	while ((s = vq_drv_get_used(q->drv, &len)))
-		vv_slot_done(q, s);
+	/*
+	 * Until a look at the ring after the used event index went out finds
+	 * nothing: with EVENT_IDX, a chain the device completes meanwhile
+	 * may otherwise see the old index and not interrupt (Linux's
+	 * virtqueue_enable_cb_prepare and virtqueue_poll).
+	 */
+	do {
+		while ((s = vq_drv_get_used(q->drv, &len)))
+			vv_slot_done(q, s);
+	} while (!vq_drv_enable_cb(q->drv));
 	vv_pump(q);
 }
 

@@ -30,6 +30,9 @@
 
 #include <uvdpa/uapi.h>
 
+#include <uvdpa/mgmt.h>
+
+#include "blk.h"
 #include "helpers.h"
 #include "virtio_vdpa.h"
 
@@ -929,6 +932,134 @@ static void vvb_mount_error(void **state)
 	assert_true(strlen(ext.msg) > 0);
 }
 
+static bool have(const char *tool);
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- over the blk parent: a file, four queues, 4 KiB blocks ---- */
+
+static void make_image(const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+}
+
+static struct vdpa_device *parent_add(struct env *e, struct vdpa_mgmt_dev *m,
+				      const char *name, const char *img,
+				      bool ro)
+{
+	struct vdpa_dev_set_config cfg = { 0 };
+	struct vdpa_extack ext = { "" };
+
+	cfg.blk.path = img;
+	cfg.blk.num_queues = 4;
+	cfg.blk.logical_block_size = 4096;
+	cfg.blk.readonly = ro;
+	cfg.blk.writeback = true;
+	cfg.ext_mask = UVDPA_EXT_BIT(UVDPA_ATTR_BLK_PATH) |
+		       UVDPA_EXT_BIT(UVDPA_ATTR_BLK_NUM_QUEUES) |
+		       UVDPA_EXT_BIT(UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE) |
+		       UVDPA_EXT_BIT(UVDPA_ATTR_BLK_READONLY) |
+		       UVDPA_EXT_BIT(UVDPA_ATTR_BLK_WRITEBACK);
+	if (vdpa_mgmtdev_dev_add(m, name, &cfg, &ext))
+		fail_msg("dev add %s: %s", name, ext.msg);
+	return vdpa_find_device(e->tb.bus, name);
+}
+
+static void parent_io(struct env *e, const char *path, const char *img)
+{
+	size_t len = 8 * MiB;
+	uint8_t *w = malloc(len), *r = malloc(len);
+	int fd = xopen(path, O_RDWR), ifd = xopen(img, O_RDONLY);
+
+	/* 4 KiB blocks: these all read-modify-write, on four queues */
+	fill(w, len, 77);
+	assert_int_equal(pwrite(fd, w, len, 0), (ssize_t)len);
+	fill(w + 100, 5000, 78);
+	assert_int_equal(pwrite(fd, w + 100, 5000, 100), 5000);
+	fill(w + 3 * MiB + 4095, 3, 79);
+	assert_int_equal(pwrite(fd, w + 3 * MiB + 4095, 3, 3 * MiB + 4095), 3);
+	assert_int_equal(fsync(fd), 0);
+	assert_int_equal(fallocate(fd,
+				   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   4 * MiB, MiB),
+			 0);
+	memset(w + 4 * MiB, 0, MiB);
+	assert_int_equal(fallocate(fd, FALLOC_FL_ZERO_RANGE, 4 * MiB, 512), -1);
+	assert_int_equal(errno, EINVAL);
+	check_device(path, 0, w, len);
+	/* the image file is the truth */
+	assert_int_equal(pread(ifd, r, len, 0), (ssize_t)len);
+	assert_memory_equal(r, w, len);
+	close(fd);
+	close(ifd);
+	free(w);
+	free(r);
+}
+
+static void vvb_blk_parent(void **state)
+{
+	struct env e = { 0 };
+	struct vdpa_mgmt_dev *m;
+	struct vdpa_extack ext;
+	char img[128], img2[128], path[200], cmd[160];
+	struct vv_blk *b, *b2;
+	struct stat st;
+	int err = 0, fd;
+
+	assert_int_equal(test_bus_init(&e.tb, 2), 0);
+	m = blk_mgmt_new(e.tb.pool, 50, &err);
+	assert_non_null(m);
+	assert_int_equal(vdpa_mgmtdev_register(e.tb.bus, m), 0);
+	snprintf(e.dir, sizeof(e.dir), "/tmp/test-vv-blkp.XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	snprintf(e.mnt, sizeof(e.mnt), "%s/blk", e.dir);
+	snprintf(img, sizeof(img), "%s/disk.img", e.dir);
+	snprintf(img2, sizeof(img2), "%s/ro.img", e.dir);
+	make_image(img, 64 * MiB);
+	make_image(img2, 16 * MiB);
+	env_mount(&e);
+	b = env_probe(&e, parent_add(&e, m, "disk0", img, false));
+	b2 = env_probe(&e, parent_add(&e, m, "ro0", img2, true));
+	parent_io(&e, vv_blk_path(b), img);
+	if (have("fio"))
+		assert_int_equal(
+			run("fio --name=vv --filename=%s "
+			    "--ioengine=libaio --direct=1 --iodepth=16 "
+			    "--numjobs=2 --offset_increment=8M "
+			    "--rw=randwrite --bs=4k --verify=crc32c "
+			    "--verify_fatal=1 --size=8M "
+			    "--output=/dev/null",
+			    vv_blk_path(b)),
+			0);
+	/* a real resize: the parent raises the config interrupt */
+	vdpa_bus_lock(e.tb.bus);
+	err = m->ops->dev_resize(m, vdpa_find_device(e.tb.bus, "disk0"),
+				 96 * MiB, &ext);
+	vdpa_bus_unlock(e.tb.bus);
+	assert_int_equal(err, 0);
+	assert_true(wait_size(vv_blk_path(b), 96 * MiB));
+	/* a read-only device */
+	snprintf(path, sizeof(path), "%s/ro0", e.mnt);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0400);
+	assert_int_equal(open(path, O_RDWR), -1);
+	assert_int_equal(errno, EROFS);
+	fd = xopen(path, O_RDONLY);
+	assert_int_equal(pread(fd, cmd, sizeof(cmd), 0), sizeof(cmd));
+	close(fd);
+	vv_blk_remove(b2);
+	vv_blk_remove(b);
+	vv_blk_fs_free(e.fs);
+	vdpa_mgmtdev_unregister(m);
+	test_bus_done(&e.tb);
+	blk_mgmt_free(m);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e.dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- host tools on the file ---- */
 
 static bool have(const char *tool)
@@ -1027,10 +1158,14 @@ int main(void)
 		TW(vvb_needs_reset),
 		TW(vvb_remove_inflight),
 		T(vvb_remove_busy),
+		cmocka_unit_test(vvb_blk_parent),
 		T(vvb_loop_ext4),
 		T(vvb_fio_verify),
 	};
 #undef T
 #undef TW
+	/* VVB_TEST=vvb_readonly runs one case */
+	if (getenv("VVB_TEST"))
+		cmocka_set_test_filter(getenv("VVB_TEST"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
