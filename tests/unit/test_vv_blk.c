@@ -411,6 +411,46 @@ static void vvb_file(void **state)
 	assert_int_equal(creat(e->path, 0600), -1);
 }
 
+/* What another user may do: 0 when @path opens for reading, or errno. */
+static int open_as(uid_t uid, const char *path)
+{
+	int status = 0;
+	pid_t pid = fork();
+	struct stat st;
+	int fd;
+
+	assert_true(pid >= 0);
+	if (!pid) {
+		if (setgid(uid) || setuid(uid))
+			_exit(100);
+		/* allow_other: without it, even stat fails for others */
+		if (stat(path, &st))
+			_exit(101);
+		fd = open(path, O_RDONLY);
+		_exit(fd < 0 ? errno : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Other users see the files; the mode decides who opens them. */
+static void vvb_other_users(void **state)
+{
+	struct env *e = *state;
+
+	if (geteuid())
+		skip();
+	assert_int_equal(chmod(e->dir, 0755), 0); /* mkdtemp's is 0700 */
+	assert_int_equal(open_as(65534, e->path), EACCES);
+	assert_int_equal(chmod(e->path, 0644), 0);
+	assert_int_equal(open_as(65534, e->path), 0);
+	assert_int_equal(chown(e->path, 65534, 65534), 0);
+	assert_int_equal(chmod(e->path, 0600), 0);
+	assert_int_equal(open_as(65534, e->path), 0);
+	assert_int_equal(open_as(65533, e->path), EACCES);
+}
+
 static int list_dir(const char *dir, char names[][VDPA_NAME_MAX], int max)
 {
 	DIR *d = opendir(dir);
@@ -1148,6 +1188,7 @@ int main(void)
 		cmocka_unit_test(vvb_mount_error),
 		T(vvb_file),
 		T(vvb_listing),
+		T(vvb_other_users),
 		T(vvb_unaligned),
 		T(vvb_direct),
 		T(vvb_fsync),
