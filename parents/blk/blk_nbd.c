@@ -314,6 +314,21 @@ static void nbd_reconnect(struct blk_queue *q)
 	nbd_check(q);
 }
 
+/*
+ * Whether the socket has data (or an end) to read. A poll CQE is not
+ * proof: it reports the wakeup's mask, and the data may have been read
+ * since by an earlier notify. libnbd must not be notified for nothing: in
+ * its READY state that leaves it waiting in REPLY.START for a reply to a
+ * command it then never sends (libnbd 1.14).
+ */
+static bool nbd_readable(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+	       (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 static void nbd_event(struct blk_queue *q, uint64_t tag, int res,
 		      uint32_t flags)
 {
@@ -330,7 +345,7 @@ static void nbd_event(struct blk_queue *q, uint64_t tag, int res,
 	if (type == BLK_TAG_NBD_IN) {
 		if (!(flags & IORING_CQE_F_MORE))
 			conn->in_armed = false;
-		if (res > 0)
+		if (res > 0 && nbd_readable(nbd_aio_get_fd(conn->h)))
 			nbd_aio_notify_read(conn->h);
 	} else {
 		conn->out_armed = false;

@@ -504,10 +504,14 @@ int blk_vq_start(struct sim_dev *sim, struct sim_vq *vq, int kickfd)
 		return ret;
 	q->phase = BLK_RUNNING;
 	q->kickfd = kickfd;
+	/*
+	 * Prepared, not submitted: the worker's first run() (at attach)
+	 * submits them, so the polls' completions are the worker's task work
+	 * and not interruptions of the control thread.
+	 */
 	blk_arm_kick(q);
 	if (q->blk->ops->start)
 		q->blk->ops->start(q);
-	io_uring_submit(&q->ring);
 	return q->evfd;
 }
 

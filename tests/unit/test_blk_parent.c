@@ -856,6 +856,102 @@ static void blk_resize_readonly(void **state)
 }
 
 /* Suspend drains: what was taken is completed, nothing is left over. */
+/* A file that shrank behind the device reads as zeroes past its end. */
+static void blk_file_shrunk(void **state)
+{
+	struct blk_env *e = *state;
+	uint8_t w[8192], r[8192];
+
+	make_file(e->path, FILE_SIZE);
+	start(e, 1, ~0ull);
+	fill(w, sizeof(w), 3);
+	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w),
+			     true),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(truncate(e->path, (off_t)(16384 * SECTOR + 2048)), 0);
+	memset(r, 0xa5, sizeof(r));
+	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_IN, 16384, r,
+				 sizeof(r), false, 2, 0),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(r, w, 2048);
+	assert_true(all_zero(r + 2048, sizeof(r) - 2048));
+	/* writes there grow the file again */
+	rw_check(e, 0, 20000, 4096, 4, 1, 0);
+}
+
+/* Add a chain of @n buffers (@out readable), kick, wait: the used len. */
+static uint32_t chain_do(struct test_drv *d, const struct vq_buf *b,
+			 unsigned int n, unsigned int out)
+{
+	uint32_t len = UINT32_MAX;
+	int token;
+
+	assert_int_equal(vq_drv_add(&d->vq[0], b, out, n - out, &token), 0);
+	test_drv_kick(d, 0);
+	assert_ptr_equal(test_drv_wait_used(d, 0, &len, WAIT_MS), &token);
+	return len;
+}
+
+static uint8_t *dmem(struct test_drv *d, size_t len, uint64_t *iova)
+{
+	uint8_t *p = drv_mem_alloc(&d->mem, len, 64, iova);
+
+	assert_non_null(p);
+	return p;
+}
+
+/*
+ * Any layout: the header may share a descriptor with the data, and the
+ * status with the data read; a chain with no room for a status cannot
+ * be answered and needs a reset.
+ */
+static void blk_any_layout(void **state)
+{
+	struct blk_env *e = *state;
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_OUT),
+				       .sector = htole64(40) };
+	uint8_t pat[1024], f[1024], *p, *st;
+	struct vq_buf b[3];
+	uint64_t a, s;
+
+	make_file(e->path, FILE_SIZE);
+	start(e, 1, ~0ull);
+	fill(pat, sizeof(pat), 21);
+	p = dmem(&e->d, sizeof(h) + sizeof(pat), &a);
+	memcpy(p, &h, sizeof(h));
+	memcpy(p + sizeof(h), pat, sizeof(pat));
+	st = dmem(&e->d, 1, &s);
+	b[0] = (struct vq_buf){ a, sizeof(h) + sizeof(pat) };
+	b[1] = (struct vq_buf){ s, 1 };
+	assert_int_equal(chain_do(&e->d, b, 2, 1), 1);
+	assert_int_equal(*st, VIRTIO_BLK_S_OK);
+	file_pread(e->path, 40 * SECTOR, f, sizeof(f));
+	assert_memory_equal(f, pat, sizeof(f));
+
+	/* read: data and status in one descriptor, after an empty one */
+	h.type = htole32(VIRTIO_BLK_T_IN);
+	p = dmem(&e->d, sizeof(h), &a);
+	memcpy(p, &h, sizeof(h));
+	st = dmem(&e->d, sizeof(pat) + 1, &s);
+	b[0] = (struct vq_buf){ a, sizeof(h) };
+	b[1] = (struct vq_buf){ s, sizeof(pat) + 1 };
+	b[2] = (struct vq_buf){ s, 0 };
+	assert_int_equal(chain_do(&e->d, b, 3, 1), sizeof(pat) + 1);
+	assert_memory_equal(st, pat, sizeof(pat));
+	assert_int_equal(st[sizeof(pat)], VIRTIO_BLK_S_OK);
+
+	/* a header cut short */
+	b[0] = (struct vq_buf){ a, 8 };
+	b[1] = (struct vq_buf){ s, 1 };
+	assert_int_equal(chain_do(&e->d, b, 2, 1), 1);
+	assert_int_equal(st[0], VIRTIO_BLK_S_IOERR);
+
+	/* nothing writable: no status, used len 0, NEEDS_RESET */
+	b[0] = (struct vq_buf){ a, sizeof(h) };
+	assert_int_equal(chain_do(&e->d, b, 1, 1), 0);
+	assert_true(vdpa_get_status(e->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
 static void blk_suspend_drains(void **state)
 {
 	struct blk_env *e = *state;
@@ -932,15 +1028,29 @@ static bool sock_ready(const char *path, int ms)
 	return false;
 }
 
-static void nbdkit_start(struct blk_env *e)
+/* nbdkit [@filters...] memory 64M [@params...] on e->sock */
+static void nbdkit_start_with(struct blk_env *e, const char *const *filters,
+			      const char *const *params)
 {
-	const char *argv[] = { "nbdkit", "-U",	e->sock, "-f",
-			       "memory", "64M", NULL };
+	const char *argv[16] = { "nbdkit", "-U", e->sock, "-f" };
+	int n = 4;
 
+	for (; filters && *filters; filters++)
+		argv[n++] = *filters;
+	argv[n++] = "memory";
+	argv[n++] = "64M";
+	for (; params && *params; params++)
+		argv[n++] = *params;
+	argv[n] = NULL;
 	unlink(e->sock);
 	e->server = spawn(argv);
 	assert_true(e->server > 0);
 	assert_true(sock_ready(e->sock, 5000));
+}
+
+static void nbdkit_start(struct blk_env *e)
+{
+	nbdkit_start_with(e, NULL, NULL);
 }
 
 static void nbd_common(struct blk_env *e, uint16_t nq)
@@ -990,7 +1100,96 @@ static void blk_nbd_nbdkit(void **state)
 	e->cfg.ext_mask |= EXT(NUM_QUEUES);
 	start(e, 2, ~0ull);
 	assert_true(e->d.features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(e->d.features & BIT_ULL(VIRTIO_BLK_F_DISCARD));
 	nbd_common(e, 2);
+	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 1);
+	assert_int_equal(test_vstat(e->vdev, 1, "errors"), 0);
+}
+
+/* An export is not grown: a resize fits in it or is refused. */
+static void blk_nbd_resize(void **state)
+{
+	struct blk_env *e = *state;
+	struct virtio_blk_config c;
+	struct vdpa_extack ext;
+
+	if (!have("nbdkit")) {
+		skip();
+		return;
+	}
+	nbdkit_start(e);
+	e->cfg.blk.path = e->uri;
+	e->cfg.blk.capacity = 32u << 20;
+	e->cfg.ext_mask |= EXT(CAPACITY);
+	start(e, 1, ~0ull);
+	config(e, &c);
+	assert_int_equal(le64toh(c.capacity), (32u << 20) / SECTOR);
+	assert_int_equal(resize(e, 128u << 20, &ext), -EINVAL);
+	assert_non_null(strstr(ext.msg, "exceeds the size of the NBD export"));
+	assert_int_equal(resize(e, 64u << 20, &ext), 0);
+	config(e, &c);
+	assert_int_equal(le64toh(c.capacity), (64u << 20) / SECTOR);
+	rw_check(e, 0, (64u << 20) / SECTOR - 8, 4096, 3, 1, 0);
+}
+
+/*
+ * A server without FUA or zeroing: WRITE_ZEROES is not offered, and with
+ * the cache off each write is followed by a flush before it completes.
+ */
+static void blk_nbd_no_fua(void **state)
+{
+	struct blk_env *e = *state;
+	/* their default modes: neither FUA nor zero advertised */
+	const char *filters[] = { "--filter=fua", "--filter=nozero", NULL };
+	struct virtio_blk_config c;
+
+	if (!have("nbdkit")) {
+		skip();
+		return;
+	}
+	nbdkit_start_with(e, filters, NULL);
+	e->cfg.blk.path = e->uri;
+	e->cfg.blk.writeback = false;
+	e->cfg.ext_mask |= EXT(WRITEBACK);
+	start(e, 1, ~0ull);
+	assert_false(e->d.features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES));
+	config(e, &c);
+	assert_int_equal(c.wce, 0);
+	rw_check(e, 0, 8, 4096, 1, 1, 0);
+	rw_check(e, 0, 800, 65536, 2, 8, 0);
+	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
+}
+
+/* A server that stops answering does not keep a stop waiting forever. */
+static void blk_nbd_hung(void **state)
+{
+	struct blk_env *e = *state;
+	struct qreq r;
+	uint32_t len = 0;
+
+	if (!have("nbdkit")) {
+		skip();
+		return;
+	}
+	nbdkit_start(e);
+	e->cfg.blk.path = e->uri;
+	start(e, 1, ~0ull);
+	rw_check(e, 0, 0, 4096, 1, 1, 0);
+	kill(e->server, SIGSTOP);
+	assert_int_equal(qreq_add(&e->d, 0, &r, VIRTIO_BLK_T_IN, 0, 4096,
+				  false, 1, 0),
+			 0);
+	test_drv_kick(&e->d, 0);
+	for (int i = 0; i < WAIT_MS && !test_vstat(e->vdev, 0, "inflight");
+	     i++)
+		usleep(1000);
+	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 1);
+	/* GET_VRING_BASE's suspend: the request is given up on */
+	assert_int_equal(vdpa_suspend(e->vdev), 0);
+	assert_ptr_equal(vq_drv_get_used(&e->d.vq[0], &len), &r);
+	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
+	server_stop(e, SIGKILL);
 }
 
 /* Run qemu-io on the image; true when it exited 0 and printed @want. */
@@ -1077,8 +1276,11 @@ static void blk_nbd_reconnect(void **state)
 			 VIRTIO_BLK_S_IOERR);
 	assert_true(test_vstat(e->vdev, 0, "errors") >= 4);
 	nbdkit_start(e);
+	/* the backoff is at most 5 s; each try fails at once or succeeds */
 	for (int i = 0; i < 300 && status != VIRTIO_BLK_S_OK; i++) {
 		status = qio(&e->d, 0, VIRTIO_BLK_T_OUT, 8, w, sizeof(w), true);
+		if (status == -1)
+			fail_msg("try %d hung", i);
 		if (status != VIRTIO_BLK_S_OK)
 			usleep(50000);
 	}
@@ -1106,10 +1308,23 @@ static const struct CMUnitTest tests[] = {
 	T(blk_add_grows_file),
 	T(blk_resize),
 	T(blk_resize_readonly),
+	T(blk_file_shrunk),
+	T(blk_any_layout),
 	T(blk_suspend_drains),
 	T(blk_nbd_nbdkit),
 	T(blk_nbd_qemu_qcow2),
 	T(blk_nbd_reconnect),
+	T(blk_nbd_resize),
+	T(blk_nbd_no_fua),
+	T(blk_nbd_hung),
 };
 
-TEST_MAIN(tests)
+/* BLK_TEST_FILTER=pattern runs the matching tests only (cmocka globs). */
+int main(void)
+{
+	const char *filter = getenv("BLK_TEST_FILTER");
+
+	if (filter)
+		cmocka_set_test_filter(filter);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
