@@ -133,13 +133,19 @@ struct vu_mem_single {
 	struct vu_mem_region region;
 } __attribute__((packed));
 
-/* GET_INFLIGHT_FD / SET_INFLIGHT_FD */
+/*
+ * GET_INFLIGHT_FD / SET_INFLIGHT_FD. QEMU lays it out as a plain C
+ * struct, padding included: 24 bytes, the size it checks replies against.
+ */
 struct vu_inflight {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
 	uint16_t num_queues;
 	uint16_t queue_size;
+	uint32_t padding;
 } __attribute__((packed));
+
+_Static_assert(sizeof(struct vu_inflight) == 24, "QEMU's VhostUserInflight");
 
 #define VU_CONFIG_MAX 256
 

@@ -1,8 +1,10 @@
 """No write lost, no I/O error, when uvdpad dies under a running VM.
 
-A QEMU guest with two vhost-user-blk-pci disks whose chardevs reconnect
-(`reconnect=1`) through $RUNTIME/by-name/NAME: one on the `blk` parent (a
-file), one on vdpasim_blk (its ramdisk a file under the runtime dir). The
+A QEMU guest with three vhost-user-blk-pci disks whose chardevs reconnect
+(`reconnect=1`) through $RUNTIME/by-name/NAME: one on the `blk` parent on a
+file, one on vdpasim_blk (its ramdisk a file under the runtime dir), one on
+the `blk` parent over NBD from an nbdkit whose delay filter keeps every
+request in flight for a while, so that each kill catches some. The
 guest runs a write-read-verify loop on both and keeps the checksum of
 every block it wrote; uvdpad is killed with SIGKILL several times while
 the loop runs (and stopped with SIGTERM once) and started again on the
@@ -23,17 +25,25 @@ import pytest
 from guest import Guest, unavailable_reason, GuestImage
 from test_uvdpa_vhost import Uvdpad, UVDPA, UVDPAD, BUILD
 
-LOOPS = 240
-KILLS = (40, 80, 120)  # SIGKILL after these loops
-TERM = 170  # SIGTERM after this one
+LOOPS = 120
+KILLS = (20, 45, 70)  # SIGKILL after these loops
+TERM = 95  # SIGTERM after this one
 
 WRITE_VERIFY = r"""
 wait_for /dev/vda 10
 wait_for /dev/vdb 10
+wait_for /dev/vdc 10
 : >/tmp/sums
+# readers beside the writer, so that requests are in flight at a kill
+for d in vda vdb vdc; do
+	( while [ ! -e /tmp/stop ]; do
+		dd if=/dev/$d of=/dev/null bs=65536 count=32 iflag=direct 2>/tmp/rerr ||
+			echo "ERROR reader $d $(cat /tmp/rerr)"
+	done ) &
+done
 i=0
 while [ $i -lt {loops} ]; do
-	for d in vda vdb; do
+	for d in vda vdb vdc; do
 		blk=$((i % 512))
 		head -c 16384 /dev/urandom >/tmp/w
 		dd if=/tmp/w of=/dev/$d bs=16384 seek=$blk count=1 oflag=direct 2>/tmp/err ||
@@ -46,6 +56,8 @@ while [ $i -lt {loops} ]; do
 	echo "loop $i ok"
 	i=$((i + 1))
 done
+touch /tmp/stop
+wait
 # every block's last write, read back once more
 sort -k1,2 -s /tmp/sums | awk '{{ last[$1" "$2] = $3 }} END {{ for (k in last) print k, last[k] }}' >/tmp/last
 bad=0
@@ -54,7 +66,7 @@ while read d blk sum; do
 	[ "$got" = "$sum" ] || {{ echo "ERROR final $d $blk"; bad=1; }}
 done </tmp/last
 echo "final check: $(wc -l </tmp/last) blocks, bad=$bad"
-cat /proc/diskstats | grep -E ' vd[ab] '
+cat /proc/diskstats | grep -E ' vd[abc] '
 dmesg | grep -i -E 'I/O error|blk_update|buffer io' && echo "ERROR kernel"
 echo done-verify
 """
@@ -93,38 +105,71 @@ def inflight(d, name):
     return int(m.group(1)) if m else None
 
 
+def slow_nbd(workdir):
+    """nbdkit on a file, each request held 50-150 ms (the delay filter)."""
+    backing = os.path.join(workdir, "nbd.img")
+    with open(backing, "wb") as f:
+        f.truncate(64 << 20)
+    sock = os.path.join(workdir, "nbd.sock")
+    p = subprocess.Popen(["nbdkit", "-f", "-U", sock, "--filter=delay",
+                          "file", backing, "rdelay=50ms", "wdelay=150ms"],
+                         stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return p, "nbd+unix:///?socket=" + sock
+
+
+def kill_with_requests_in_flight(d, sig):
+    """Wait (a little) until the slow disk has requests in flight, then
+    send @sig; returns what the three disks had in flight just before."""
+    end = time.monotonic() + 3
+    while time.monotonic() < end and not inflight(d, "rn"):
+        time.sleep(0.01)
+    flying = {n: inflight(d, n) for n in ("rb", "rn")}
+    d.proc.send_signal(sig)
+    return flying
+
+
 def test_uvdpad_killed_under_a_writing_guest(workdir, image):
     if not (os.access(UVDPAD, os.X_OK) and os.access(UVDPA, os.X_OK)):
         pytest.skip("uvdpad or uvdpa not built in " + BUILD)
     disk = os.path.join(workdir, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(64 << 20)
+    nbd, uri = slow_nbd(workdir)
     d = Restartable(workdir)
     report = []
     try:
         d.cli("dev", "add", "name", "rb", "mgmtdev", "blk", "path", disk)
         d.cli("dev", "add", "name", "rs", "mgmtdev", "vdpasim_blk")
+        d.cli("dev", "add", "name", "rn", "mgmtdev", "blk", "path", uri)
         args = reconnecting_blk(d.socket("rb"), "rb") + \
-            reconnecting_blk(d.socket("rs"), "rs")
+            reconnecting_blk(d.socket("rs"), "rs") + \
+            reconnecting_blk(d.socket("rn"), "rn")
         with Guest(image, WRITE_VERIFY.format(loops=LOOPS), workdir,
                    extra_args=args) as g:
-            for n, at in enumerate(KILLS + (TERM,)):
-                assert g.wait_for(r"loop %d ok" % at, 400), \
+            for at in KILLS + (TERM,):
+                assert g.wait_for(r"loop %d ok" % at, 600), \
                     g.console()[-3000:]
                 sig = signal.SIGTERM if at == TERM else signal.SIGKILL
-                flying = inflight(d, "rb")
-                d.proc.send_signal(sig)
+                flying = kill_with_requests_in_flight(d, sig)
                 d.restart()
                 report.append((sig.name, at, flying))
-            res = g.wait(600)
+            res = g.wait(900)
         res.check()
-        print("\nrestarts (signal, loop, blk requests in flight):", report)
+        print("\nrestarts (signal, loop, requests in flight):", report)
+        # the delay filter makes sure the kills caught requests
+        assert sum(f["rn"] or 0 for _, _, f in report) > 0, report
         assert "ERROR" not in res.console, res.tail(80)
         assert re.search(r"final check: \d+ blocks, bad=0", res.console), \
             res.tail(40)
         assert "loop %d ok" % (LOOPS - 1) in res.console
     finally:
         d.stop()
+        nbd.kill()
+        nbd.wait()
     # the other way round: QEMU goes, uvdpad stays; a new guest reads
     # what the first wrote (the sums it left are on neither disk, so it
     # checks the blocks against the host's view instead)
