@@ -545,7 +545,8 @@ def env(tmp_path_factory):
     e = Env(base)
     yield e
     rc = e.close()
-    assert rc == 0, "uvdpad exited %d (LSan?):\n%s" % (rc, e.d.read_log()[-4000:])
+    assert rc == 0, "uvdpad exited %d (LSan?):\n%s" % (
+        rc, e.d.read_log()[-4000:])
     assert "runtime error" not in e.d.read_log()  # UBSan
 
 
