@@ -8,6 +8,12 @@
  *
  * One front end at a time. A disconnect resets the device; the back end
  * then listens again.
+ *
+ * Guest memory is the front end's file, which it may shrink under us: when
+ * it maps its first region the back end installs a process-wide SIGBUS
+ * handler that puts blank memory over the lost pages and hangs up on that
+ * front end only (buses/vhost_vdpa/mem.c). Threads that touch guest memory
+ * (data path workers) must therefore not block SIGBUS.
  */
 #ifndef UVDPA_VU_BACKEND_H
 #define UVDPA_VU_BACKEND_H

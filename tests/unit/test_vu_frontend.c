@@ -727,8 +727,6 @@ static void test_message_table_unsupported(void **state)
 		VU_POSTCOPY_ADVISE,
 		VU_POSTCOPY_LISTEN,
 		VU_POSTCOPY_END,
-		VU_GET_INFLIGHT_FD,
-		VU_SET_INFLIGHT_FD,
 		VU_GPU_SET_SOCKET,
 		VU_VRING_KICK,
 		41,
