@@ -407,12 +407,13 @@ static void blk_commit(struct blk_queue *q)
 		q->blk->ops->post(q);
 	if (io_uring_sq_ready(&q->ring))
 		io_uring_submit(&q->ring); /* a failure stays queued: retried */
+	/* before the used ring: whoever sees a completion sees it counted */
+	__atomic_store_n(&q->st.inflight, q->inflight, __ATOMIC_RELEASE);
 	if (q->pushed) {
 		q->pushed = 0;
 		if (vq_dev_flush(&vq->ring))
 			sim_vq_notify(vq);
 	}
-	__atomic_store_n(&q->st.inflight, q->inflight, __ATOMIC_RELAXED);
 }
 
 static void blk_arm_kick(struct blk_queue *q)

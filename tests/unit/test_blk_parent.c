@@ -74,6 +74,7 @@ static void server_stop(struct blk_env *e, int sig)
 {
 	if (e->server > 0) {
 		kill(e->server, sig);
+		kill(e->server, SIGCONT); /* a stopped one too */
 		waitpid(e->server, NULL, 0);
 	}
 	e->server = -1;
@@ -865,13 +866,13 @@ static void blk_file_shrunk(void **state)
 	make_file(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
 	fill(w, sizeof(w), 3);
-	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w),
-			     true),
-			 VIRTIO_BLK_S_OK);
+	assert_int_equal(
+		qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w), true),
+		VIRTIO_BLK_S_OK);
 	assert_int_equal(truncate(e->path, (off_t)(16384 * SECTOR + 2048)), 0);
 	memset(r, 0xa5, sizeof(r));
-	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_IN, 16384, r,
-				 sizeof(r), false, 2, 0),
+	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_IN, 16384, r, sizeof(r),
+				 false, 2, 0),
 			 VIRTIO_BLK_S_OK);
 	assert_memory_equal(r, w, 2048);
 	assert_true(all_zero(r + 2048, sizeof(r) - 2048));
@@ -1176,16 +1177,17 @@ static void blk_nbd_hung(void **state)
 	start(e, 1, ~0ull);
 	rw_check(e, 0, 0, 4096, 1, 1, 0);
 	kill(e->server, SIGSTOP);
-	assert_int_equal(qreq_add(&e->d, 0, &r, VIRTIO_BLK_T_IN, 0, 4096,
-				  false, 1, 0),
-			 0);
+	assert_int_equal(
+		qreq_add(&e->d, 0, &r, VIRTIO_BLK_T_IN, 0, 4096, false, 1, 0),
+		0);
 	test_drv_kick(&e->d, 0);
-	for (int i = 0; i < WAIT_MS && !test_vstat(e->vdev, 0, "inflight");
-	     i++)
+	for (int i = 0; i < WAIT_MS && !test_vstat(e->vdev, 0, "inflight"); i++)
 		usleep(1000);
 	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 1);
 	/* GET_VRING_BASE's suspend: the request is given up on */
 	assert_int_equal(vdpa_suspend(e->vdev), 0);
+	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
+	assert_int_equal(test_vstat(e->vdev, 0, "requests"), 3);
 	assert_ptr_equal(vq_drv_get_used(&e->d.vq[0], &len), &r);
 	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
 	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
