@@ -165,6 +165,31 @@ static uint64_t blk_features(const struct blk_params *p)
 	return f;
 }
 
+int blk_init_capacity(struct blk_dev *blk, uint64_t size,
+		      struct vdpa_extack *ext)
+{
+	uint64_t cap = blk->p.capacity;
+	bool growable = !blk->p.nbd && !blk->is_bdev && !blk->p.readonly;
+	int ret;
+
+	if (cap > size) {
+		ret = blk->ops->resize(blk, cap, ext);
+		if (ret)
+			return ret;
+	} else if (!cap) {
+		cap = size - size % blk->p.lbs;
+	}
+	if (!cap) {
+		vdpa_extack_set(ext,
+				"%s is smaller than one block (%u bytes)%s",
+				blk->p.path, blk->p.lbs,
+				growable ? ": give a capacity" : "");
+		return -EINVAL;
+	}
+	blk->capacity = cap;
+	return 0;
+}
+
 /* ---- the device class ---- */
 
 static int blk_init(struct sim_dev *sim,

@@ -269,31 +269,6 @@ static int file_dio_setup(struct blk_dev *blk, struct vdpa_extack *ext)
 	return 0;
 }
 
-/* capacity: what was asked (growing a writable file to it), or the size. */
-static int file_capacity(struct blk_dev *blk, uint64_t size,
-			 struct vdpa_extack *ext)
-{
-	uint64_t cap = blk->p.capacity;
-
-	if (!cap) {
-		cap = size - size % blk->p.lbs;
-		if (!cap) {
-			vdpa_extack_set(ext,
-					"%s is smaller than one block (%u "
-					"bytes): give a capacity",
-					blk->p.path, blk->p.lbs);
-			return -EINVAL;
-		}
-	} else if (cap > size) {
-		int ret = blk->ops->resize(blk, cap, ext);
-
-		if (ret)
-			return ret;
-	}
-	blk->capacity = cap;
-	return 0;
-}
-
 static int file_open_fd(struct blk_dev *blk, struct vdpa_extack *ext)
 {
 	int flags = (blk->p.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
@@ -336,7 +311,7 @@ int blk_file_open(struct blk_dev *blk, struct vdpa_extack *ext)
 	if (!ret)
 		ret = file_size(blk, &size);
 	if (!ret)
-		ret = file_capacity(blk, size, ext);
+		ret = blk_init_capacity(blk, size, ext);
 	blk->max_discard_sectors = BLK_MAX_DISCARD_SECTORS;
 	return ret;
 }

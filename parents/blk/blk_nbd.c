@@ -470,32 +470,6 @@ static int nbd_probe(struct blk_dev *blk, struct vdpa_extack *ext)
 	return 0;
 }
 
-static int nbd_capacity(struct blk_dev *blk, struct vdpa_extack *ext)
-{
-	uint64_t size = blk->nbd->size;
-	uint64_t cap = blk->p.capacity;
-
-	if (cap && cap > size) {
-		vdpa_extack_set(ext,
-				"capacity %llu exceeds the size of the NBD "
-				"export %s (%llu bytes)",
-				(unsigned long long)cap, blk->p.path,
-				(unsigned long long)size);
-		return -EINVAL;
-	}
-	if (!cap)
-		cap = size - size % blk->p.lbs;
-	if (!cap) {
-		vdpa_extack_set(ext,
-				"the NBD export %s is smaller than one block "
-				"(%u bytes)",
-				blk->p.path, blk->p.lbs);
-		return -EINVAL;
-	}
-	blk->capacity = cap;
-	return 0;
-}
-
 int blk_nbd_open(struct blk_dev *blk, struct vdpa_extack *ext)
 {
 	uint16_t nq = blk->p.num_queues;
@@ -518,7 +492,7 @@ int blk_nbd_open(struct blk_dev *blk, struct vdpa_extack *ext)
 	if (!ret)
 		ret = nbd_probe(blk, ext);
 	if (!ret)
-		ret = nbd_capacity(blk, ext);
+		ret = blk_init_capacity(blk, nbd->size, ext);
 	/* the other queues' connections, once multi-conn is known */
 	for (uint16_t i = 1; !ret && i < nq; i++)
 		ret = nbd_connect_sync(&nbd->conns[i], blk->p.path, ext);

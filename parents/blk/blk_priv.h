@@ -245,6 +245,14 @@ static inline bool blk_queue_live(const struct blk_queue *q)
 	return q->phase == BLK_RUNNING || q->phase == BLK_DRAINING;
 }
 
+/* blk.c */
+/*
+ * Set the capacity at dev add: the one asked for (ops->resize makes room,
+ * or refuses), else @size, the back end's, rounded down to a block.
+ */
+int blk_init_capacity(struct blk_dev *blk, uint64_t size,
+		      struct vdpa_extack *ext);
+
 /* blk_file.c */
 int blk_file_open(struct blk_dev *blk, struct vdpa_extack *ext);
 extern const struct blk_backend_ops blk_file_ops;

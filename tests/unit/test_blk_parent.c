@@ -1054,6 +1054,18 @@ static void nbdkit_start(struct blk_env *e)
 	nbdkit_start_with(e, NULL, NULL);
 }
 
+/* A device to be on nbdkit memory 64M with @filters; false: skipped. */
+static bool nbdkit_env(struct blk_env *e, const char *const *filters)
+{
+	if (!have("nbdkit")) {
+		skip();
+		return false;
+	}
+	nbdkit_start_with(e, filters, NULL);
+	e->cfg.blk.path = e->uri;
+	return true;
+}
+
 static void nbd_common(struct blk_env *e, uint16_t nq)
 {
 	struct virtio_blk_config c;
@@ -1091,12 +1103,8 @@ static void blk_nbd_nbdkit(void **state)
 {
 	struct blk_env *e = *state;
 
-	if (!have("nbdkit")) {
-		skip();
+	if (!nbdkit_env(e, NULL))
 		return;
-	}
-	nbdkit_start(e);
-	e->cfg.blk.path = e->uri;
 	e->cfg.blk.num_queues = 2; /* nbdkit memory allows multi-conn */
 	e->cfg.ext_mask |= EXT(NUM_QUEUES);
 	start(e, 2, ~0ull);
@@ -1114,12 +1122,8 @@ static void blk_nbd_resize(void **state)
 	struct virtio_blk_config c;
 	struct vdpa_extack ext;
 
-	if (!have("nbdkit")) {
-		skip();
+	if (!nbdkit_env(e, NULL))
 		return;
-	}
-	nbdkit_start(e);
-	e->cfg.blk.path = e->uri;
 	e->cfg.blk.capacity = 32u << 20;
 	e->cfg.ext_mask |= EXT(CAPACITY);
 	start(e, 1, ~0ull);
@@ -1144,12 +1148,8 @@ static void blk_nbd_no_fua(void **state)
 	const char *filters[] = { "--filter=fua", "--filter=nozero", NULL };
 	struct virtio_blk_config c;
 
-	if (!have("nbdkit")) {
-		skip();
+	if (!nbdkit_env(e, filters))
 		return;
-	}
-	nbdkit_start_with(e, filters, NULL);
-	e->cfg.blk.path = e->uri;
 	e->cfg.blk.writeback = false;
 	e->cfg.ext_mask |= EXT(WRITEBACK);
 	start(e, 1, ~0ull);
@@ -1168,12 +1168,8 @@ static void blk_nbd_hung(void **state)
 	struct qreq r;
 	uint32_t len = 0;
 
-	if (!have("nbdkit")) {
-		skip();
+	if (!nbdkit_env(e, NULL))
 		return;
-	}
-	nbdkit_start(e);
-	e->cfg.blk.path = e->uri;
 	start(e, 1, ~0ull);
 	rw_check(e, 0, 0, 4096, 1, 1, 0);
 	kill(e->server, SIGSTOP);
@@ -1260,12 +1256,8 @@ static void blk_nbd_reconnect(void **state)
 	uint8_t w[4096], r[4096];
 	int status = -1;
 
-	if (!have("nbdkit")) {
-		skip();
+	if (!nbdkit_env(e, NULL))
 		return;
-	}
-	nbdkit_start(e);
-	e->cfg.blk.path = e->uri;
 	start(e, 1, ~0ull);
 	rw_check(e, 0, 0, 4096, 1, 1, 0);
 	server_stop(e, SIGKILL);
