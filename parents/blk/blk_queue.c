@@ -398,15 +398,25 @@ static unsigned int blk_reap(struct blk_queue *q)
 	return n;
 }
 
-/* Submit what the round prepared; publish what it completed. */
-static void blk_commit(struct blk_queue *q)
+/*
+ * Submit what the round prepared and publish what it completed, with one
+ * notification. What completed during the submit itself (buffered I/O on
+ * a page cache hit does) goes out in this round too; returns how much.
+ */
+static unsigned int blk_commit(struct blk_queue *q)
 {
 	struct sim_vq *vq = q->vq;
+	unsigned int n = 0;
 
 	if (q->blk->ops->post)
 		q->blk->ops->post(q);
-	if (io_uring_sq_ready(&q->ring))
+	if (io_uring_sq_ready(&q->ring)) {
 		io_uring_submit(&q->ring); /* a failure stays queued: retried */
+		n = blk_reap(q);
+		/* resubmissions of that reap, not to wait for another round */
+		if (io_uring_sq_ready(&q->ring))
+			io_uring_submit(&q->ring);
+	}
 	/* before the used ring: whoever sees a completion sees it counted */
 	__atomic_store_n(&q->st.inflight, q->inflight, __ATOMIC_RELEASE);
 	if (q->pushed) {
@@ -414,6 +424,7 @@ static void blk_commit(struct blk_queue *q)
 		if (vq_dev_flush(&vq->ring))
 			sim_vq_notify(vq);
 	}
+	return n;
 }
 
 static void blk_arm_kick(struct blk_queue *q)
@@ -435,15 +446,14 @@ unsigned int blk_serve(struct sim_dev *sim, struct sim_vq *vq)
 
 	if (q->phase == BLK_RUNNING && sim_vq_ready(vq))
 		work += blk_pop(q);
-	blk_commit(q);
-	return work;
+	return work + blk_commit(q);
 }
 
 int blk_vq_idle(struct sim_dev *sim, struct sim_vq *vq)
 {
 	struct blk_queue *q = vq_to_queue(vq);
 
-	if (io_uring_cq_ready(&q->ring))
+	if (io_uring_cq_ready(&q->ring) || io_uring_sq_ready(&q->ring))
 		return 1;
 	/* chains wait for a slot: the completion that frees it wakes us */
 	if (q->starved && q->inflight)
