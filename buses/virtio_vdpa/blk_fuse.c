@@ -159,7 +159,7 @@ static void vv_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		.entry_timeout = VV_TIMEOUT,
 	};
 
-	if (parent != FUSE_ROOT_ID || !b || b->dead) {
+	if (parent != FUSE_ROOT_ID || !b) {
 		/* not cached: a device bound later shows up at once */
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -189,8 +189,12 @@ static void vv_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (ino == FUSE_ROOT_ID) {
 		vv_stat_root(vv_req_fs(req), &st);
 	} else {
-		if (!(b = vv_file_io(req, ino)))
+		/* a failed device's file is still there: only I/O fails */
+		b = vv_file(vv_req_fs(req), ino);
+		if (!b) {
+			fuse_reply_err(req, EIO);
 			return;
+		}
 		vv_stat_file(b, &st);
 	}
 	fuse_reply_attr(req, &st, VV_TIMEOUT);

@@ -785,6 +785,7 @@ static void vvb_needs_reset(void **state)
 	int fd = xopen(e->path, O_RDWR | O_DIRECT);
 	uint8_t *buf = abuf(4096);
 	struct io_thread io;
+	struct stat st;
 
 	io_start_held(e, &io, fd, false);
 	__atomic_store_n(&e->wrap->needs_reset, true, __ATOMIC_RELEASE);
@@ -799,6 +800,10 @@ static void vvb_needs_reset(void **state)
 	assert_int_equal(fsync(fd), -1);
 	assert_int_equal(errno, EIO);
 	close(fd);
+	/* the file stays until the device goes; opening it fails */
+	assert_int_equal(stat(e->path, &st), 0);
+	assert_int_equal(open(e->path, O_RDONLY), -1);
+	assert_int_equal(errno, EIO);
 	free(buf);
 }
 
