@@ -779,9 +779,13 @@ static int vv_fuse_mount(struct vv_blk_fs *fs, struct vdpa_extack *ext)
 		return -ENOMEM;
 	}
 	if (fuse_session_mount(fs->se, fs->mountpoint)) {
-		vdpa_extack_set(ext, "cannot mount FUSE at %s: %s",
-				fs->mountpoint,
-				*vv_fuse_msg ? vv_fuse_msg : "failed");
+		/* fusermount3, the unprivileged way, says why on stderr */
+		vdpa_extack_set(
+			ext, "cannot mount FUSE at %s: %s", fs->mountpoint,
+			*vv_fuse_msg ? vv_fuse_msg
+				     : "needs CAP_SYS_ADMIN, or "
+				       "user_allow_other in "
+				       "/etc/fuse.conf for fusermount3");
 		fuse_session_destroy(fs->se);
 		fs->se = NULL;
 		return -EPERM;
