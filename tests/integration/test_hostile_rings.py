@@ -72,7 +72,7 @@ def test_inflight_region_shrunk(case):
     """The region GET_INFLIGHT_FD gave, which the device writes at every
     request it takes, cut by the front end."""
     fe = victim(case, start=False)
-    fe.send(GET_INFLIGHT_FD, struct.pack("=QQHH", 0, 0, 1, 64))
+    fe.send(GET_INFLIGHT_FD, struct.pack("=QQHHI", 0, 0, 1, 64, 0))
     req, flags, p, fds = fe.recv_with_fds()
     assert req == GET_INFLIGHT_FD and len(fds) == 1
     fe.start(fe.mem, 1, 64)

@@ -504,7 +504,8 @@ def test_message_flood(case):
 # ---- P. inflight regions (INFLIGHT_SHMFD) out of range ----
 
 def inflight(size=0, offset=0, nq=1, qsize=64):
-    return struct.pack("=QQHH", size, offset, nq, qsize)
+    # QEMU's VhostUserInflight, padding included: 24 bytes
+    return struct.pack("=QQHHI", size, offset, nq, qsize, 0)
 
 
 @pytest.mark.parametrize("nq,qsize", [(0, 64), (2, 64), (0xffff, 64),
