@@ -1075,7 +1075,7 @@ static void vvb_blk_parent(void **state)
 			    "--ioengine=libaio --direct=1 --iodepth=16 "
 			    "--numjobs=2 --offset_increment=8M "
 			    "--rw=randwrite --bs=4k --verify=crc32c "
-			    "--verify_fatal=1 --size=8M "
+			    "--verify_fatal=1 --verify_state_save=0 --size=8M "
 			    "--output=/dev/null",
 			    vv_blk_path(b)),
 			0);
@@ -1169,6 +1169,7 @@ static void vvb_fio_verify(void **state)
 	assert_int_equal(run("fio --name=vv --filename=%s --ioengine=libaio "
 			     "--direct=1 --iodepth=16 --rw=randwrite "
 			     "--verify=crc32c --verify_fatal=1 --bs=4k "
+			     "--verify_state_save=0 "
 			     "--size=32M --output=/dev/null",
 			     e->path),
 			 0);
@@ -1179,6 +1180,7 @@ static void vvb_fio_verify(void **state)
 	assert_int_equal(run("fio --name=vv-rmw --filename=%s "
 			     "--ioengine=libaio --direct=1 --iodepth=32 "
 			     "--rw=randwrite --verify=crc32c --verify_fatal=1 "
+			     "--verify_state_save=0 "
 			     "--bs=1000 --size=4M --output=/dev/null",
 			     e->path),
 			 0);
