@@ -10,6 +10,9 @@
  * next ring). Its eventfd is what the worker waits on; the kick fd is
  * watched by a multishot poll in the ring, and an NBD socket the same way,
  * so every event a queue waits for is a CQE that also signals that one fd.
+ * (Registering the kick fd itself as the ring's eventfd would save that
+ * hop, but a kick fd a driver gives two queues, on two workers, would then
+ * be drained by one worker for the other's completions: a lost wakeup.)
  *
  * Stopping (vq_stop, control thread, worker detached) drains: requests in
  * flight are reaped until none is left, since the map they point into may
