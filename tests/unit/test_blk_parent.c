@@ -39,6 +39,7 @@ struct blk_env {
 	char path[128]; /* the image */
 	char sock[128]; /* an NBD server's */
 	char uri[256];
+	char shm[64]; /* an image on tmpfs, if any */
 	struct vdpa_dev_set_config cfg;
 	struct vdpa_device *vdev;
 	struct test_drv d;
@@ -92,6 +93,8 @@ static int env_teardown(void **state)
 	test_bus_done(&e->tb);
 	blk_mgmt_free(e->m);
 	server_stop(e, SIGTERM);
+	if (e->shm[0])
+		unlink(e->shm);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
 	assert_int_equal(system(cmd), 0);
 	test_free(e);
@@ -531,20 +534,17 @@ static void blk_write_zeroes(void **state)
 static void blk_write_zeroes_tmpfs(void **state)
 {
 	struct blk_env *e = *state;
-	char path[128];
 
-	snprintf(path, sizeof(path), "/dev/shm/uvdpa-blk-test-%d", getpid());
 	if (access("/dev/shm", W_OK)) {
 		skip();
 		return;
 	}
-	make_file(path, FILE_SIZE);
-	e->cfg.blk.path = path;
+	snprintf(e->shm, sizeof(e->shm), "/dev/shm/uvdpa-blk-test-%d",
+		 getpid());
+	make_file(e->shm, FILE_SIZE);
+	e->cfg.blk.path = e->shm;
 	start(e, 1, ~0ull);
-	check_write_zeroes(e, path);
-	test_drv_stop(&e->d);
-	e->started = false;
-	unlink(path);
+	check_write_zeroes(e, e->shm);
 }
 
 static void blk_readonly(void **state)
