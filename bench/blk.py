@@ -13,12 +13,14 @@ all four with bench-vhost-blk, uvdpa's own vhost-user front end:
   two queues   4 KiB randread and randwrite at depth 32 per queue, on the
                two-queue devices, using one queue and then both: the 1 -> 2
                queue ratio. The back ends may then run on every CPU; the
-               front end stays one polling thread on --fe-cpu serving its
-               queues in turn, so its CPU budget does not grow with the
-               queues and what two queues gain is the back end's. On a
-               two-CPU machine the back end's second thread shares the front
-               end's CPU: the ratio says how a back end spreads its queues,
-               not what two dedicated cores would give.
+               front end is one thread on --fe-cpu serving its queues in
+               turn and sleeping on their call eventfds when nothing is
+               done, so its CPU use stays small and does not grow with the
+               queues: what two queues gain is the back end's, out of the
+               CPU time the front end leaves. (A polling front end takes a
+               whole CPU of two: then a back end's second thread only
+               time-slices with it, and a back end thread woken onto the
+               front end's CPU loses half its time, whatever the queues.)
 
 Targets alternate within each round (the first one rotates); medians over
 the rounds are printed, with the ratio uvdpa / qsd, the back ends' CPU use
@@ -212,10 +214,12 @@ def bench(args, targets, target, extra):
     return dict(kv.split("=", 1) for kv in line.split())
 
 
-def case_argv(args, case, queues):
+def case_argv(args, sec, case, queues):
+    """The generator's options; sec "1q" polls, "mq" sleeps."""
     _, rw, seq, bs, qd = case
     return (["--rw", rw, "--bs", str(bs), "--qd", str(qd),
-             "--queues", str(queues), "--seconds", str(args.seconds)] +
+             "--queues", str(queues), "--seconds", str(args.seconds),
+             "--wait", "poll" if sec == "1q" else "sleep"] +
             (["--seq"] if seq else []))
 
 
@@ -255,7 +259,7 @@ def run(args, targets):
             k = rnd % len(names)
             for t in names[k:] + names[:k]:  # no target always runs first
                 wait_quiet(args)
-                r = bench(args, targets, t, case_argv(args, case, queues))
+                r = bench(args, targets, t, case_argv(args, sec, case, queues))
                 res.setdefault((sec, case[0], queues, t), []).append(r)
         print(f"# round {rnd + 1}/{args.rounds} done", flush=True)
     return res
@@ -296,7 +300,7 @@ def report_two_queues(args, res):
         return
     print(f"\nTwo-queue devices, one queue then two: IOPS, median of "
           f"{args.rounds}; back ends on every CPU, the front end one "
-          f"polling thread on CPU {args.fe_cpu}")
+          f"thread on CPU {args.fe_cpu}, sleeping when idle")
     print(f"{'case':20} {'uvdpa 1q':>9} {'2q':>9} {'2q/1q':>6}   "
           f"{'qsd 1q':>9} {'2q':>9} {'2q/1q':>6}   be CPU uvdpa 1q/2q  "
           "qsd 1q/2q  others")
@@ -310,6 +314,26 @@ def report_two_queues(args, res):
             oth = max(oth, others(r1), others(r2))
         print(f"{name:20} {cells[0]}   {cells[1]}   {cpus[0]:>18}  "
               f"{cpus[1]:>9}  {oth:.2f}")
+
+
+def report_quiet(res):
+    """The same medians from the runs the rest of the machine left alone."""
+    print(f"\nMedians of the quiet runs only (others < {QUIET}) "
+          "[runs counted], and their ratio:")
+    for (sec, name, queues, t), rs in res.items():
+        if not t.startswith("uvdpa"):
+            continue
+        other = t.replace("uvdpa", "qsd")
+        cells = []
+        for n in (t, other):
+            q = [r for r in res[(sec, name, queues, n)]
+                 if float(r["others"]) < QUIET]
+            cells.append((med(q, "iops") if q else None, len(q)))
+        ratio = (f"{cells[0][0] / cells[1][0]:.2f}"
+                 if cells[0][0] and cells[1][0] else "-")
+        print(f"  {sec} {name:20} q={queues} " + " ".join(
+            f"{n:.0f} [{c}]" if n else f"- [{c}]" for n, c in cells) +
+            f"  {ratio}")
 
 
 def report_runs(res):
@@ -329,7 +353,7 @@ def header(args, targets):
         print("# " + c)
     ex = gen_argv(args, "uvdpa-1q", targets.sockets["uvdpa-1q"],
                   targets.pids["uvdpa-1q"],
-                  case_argv(args, ONE_QUEUE[1], 1))
+                  case_argv(args, "1q", ONE_QUEUE[1], 1))
     print("# e.g. " + shlex.join(ex), flush=True)
 
 
@@ -365,10 +389,11 @@ def main():
         header(args, targets)
         fill(args, targets)
         res = run(args, targets)
-        print(f"# load average after: " +
+        print("# load average after: " +
               " ".join(f"{x:.2f}" for x in os.getloadavg()))
         report_one_queue(args, res)
         report_two_queues(args, res)
+        report_quiet(res)
         report_runs(res)
     finally:
         targets.stop()
