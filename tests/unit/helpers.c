@@ -2,12 +2,18 @@
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,18 +201,18 @@ void test_drv_kick(struct test_drv *d, uint16_t idx)
 		vdpa_kick_vq(d->vdev, idx);
 }
 
-static int64_t now_ms(void)
+int64_t test_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void *test_drv_wait_used(struct test_drv *d, uint16_t idx, uint32_t *len,
 			 int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = test_now_ms() + ms;
 	void *token;
 
 	for (;;) {
@@ -217,7 +223,7 @@ void *test_drv_wait_used(struct test_drv *d, uint16_t idx, uint32_t *len,
 		token = vq_drv_get_used(&d->vq[idx], len);
 		if (token)
 			return token;
-		left = end - now_ms();
+		left = end - test_now_ms();
 		if (left <= 0)
 			return NULL;
 		/* a short wait: notifications may be suppressed by the test */
@@ -225,6 +231,26 @@ void *test_drv_wait_used(struct test_drv *d, uint16_t idx, uint32_t *len,
 		    read(d->callfd[idx], &v, sizeof(v)) < 0)
 			continue;
 	}
+}
+
+void *test_drv_mem(struct test_drv *d, size_t len, uint64_t *iova)
+{
+	void *p = drv_mem_alloc(&d->mem, len, 64, iova);
+
+	assert_non_null(p);
+	return p;
+}
+
+uint32_t test_drv_chain(struct test_drv *d, const struct vq_buf *b,
+			unsigned int out, unsigned int in)
+{
+	uint32_t len = UINT32_MAX;
+	int token;
+
+	assert_int_equal(vq_drv_add(&d->vq[0], b, out, in, &token), 0);
+	test_drv_kick(d, 0);
+	assert_ptr_equal(test_drv_wait_used(d, 0, &len, 5000), &token);
+	return len;
 }
 
 int test_blk_submit(struct test_drv *d, struct test_blk_req *r, uint32_t type,
@@ -330,4 +356,125 @@ int test_count_fds(void)
 			n++;
 	closedir(dir);
 	return n - 1; /* the directory's own fd */
+}
+
+void test_fill(void *buf, size_t len, uint32_t seed)
+{
+	uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)((i * 31 + seed * 7 + (i >> 9)) ^ (seed >> 3));
+}
+
+bool test_all_zero(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+bool test_wait_status(struct vdpa_device *vdev, uint8_t bit, int ms)
+{
+	int64_t end = test_now_ms() + ms;
+
+	while (!(vdpa_get_status(vdev) & bit)) {
+		if (test_now_ms() > end)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
+void test_file_make(const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+}
+
+void test_file_pread(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+void test_file_write(const char *path, uint64_t off, const void *buf,
+		     size_t len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+long long test_file_blocks(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fsync(fd), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	return (long long)st.st_blocks;
+}
+
+uint64_t test_file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+bool test_have(const char *tool)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+pid_t test_spawn(const char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		/* readiness probes make servers complain of broken pipes */
+		dup2(null, STDERR_FILENO);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+bool test_sock_ready(const char *path, int ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int i = 0; i < ms / 10; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+
+		close(fd);
+		if (!ret)
+			return true;
+		usleep(10000);
+	}
+	return false;
 }

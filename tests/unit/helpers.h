@@ -8,9 +8,11 @@
 #define UVDPA_TEST_HELPERS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 #include <uvdpa/iotlb.h>
@@ -81,6 +83,15 @@ void test_drv_kick(struct test_drv *d, uint16_t idx);
 void *test_drv_wait_used(struct test_drv *d, uint16_t idx, uint32_t *len,
 			 int ms);
 
+/* drv_mem_alloc of @len bytes, 64-byte aligned, that must succeed. */
+void *test_drv_mem(struct test_drv *d, size_t len, uint64_t *iova);
+/*
+ * Add a chain of @out readable then @in writable buffers to queue 0, kick
+ * and wait for it: its used length.
+ */
+uint32_t test_drv_chain(struct test_drv *d, const struct vq_buf *b,
+			unsigned int out, unsigned int in);
+
 /* A blk request laid out in driver memory. */
 struct test_blk_req {
 	uint64_t hdr_iova, data_iova, status_iova;
@@ -103,6 +114,33 @@ uint64_t test_vstat(struct vdpa_device *vdev, uint16_t idx, const char *key);
 
 /* Open fds of this process, for leak checks. */
 int test_count_fds(void);
+
+/* A pattern that differs with @seed and along the buffer, for data checks. */
+void test_fill(void *buf, size_t len, uint32_t seed);
+bool test_all_zero(const void *buf, size_t len);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t test_now_ms(void);
+/* Wait up to @ms for status bit @bit of @vdev; false when it never came. */
+bool test_wait_status(struct vdpa_device *vdev, uint8_t bit, int ms);
+
+/*
+ * Files looked at from outside the device that serves them; each asserts
+ * that it worked.
+ */
+void test_file_make(const char *path, uint64_t size); /* sparse, 0600 */
+void test_file_pread(const char *path, uint64_t off, void *buf, size_t len);
+void test_file_write(const char *path, uint64_t off, const void *buf,
+		     size_t len);
+/* Allocated 512-byte blocks of @path, after its data reached the disk. */
+long long test_file_blocks(const char *path);
+uint64_t test_file_size(const char *path);
+
+/* Whether @tool is on PATH: tests of external servers skip without it. */
+bool test_have(const char *tool);
+/* Run argv quietly in a child that dies with this process; its pid. */
+pid_t test_spawn(const char *const argv[]);
+/* Wait up to @ms for a unix socket at @path to accept connections. */
+bool test_sock_ready(const char *path, int ms);
 
 /* Run cmocka tests; TAP output is chosen by CMOCKA_MESSAGE_OUTPUT. */
 #define TEST_MAIN(tests)                                                       \

@@ -1,308 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * The `blk` parent driven through real driver-side rings: devices on temp
- * files (checked with pread/stat on the file itself), on /dev/shm (tmpfs),
- * with O_DIRECT, and on real NBD servers (nbdkit memory, qemu-nbd serving
- * a qcow2), including a server that dies and comes back.
+ * files (checked with pread/stat on the file itself), on /dev/shm (tmpfs)
+ * and with O_DIRECT. test_blk_nbd.c covers its NBD back end.
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <uvdpa/mgmt.h>
-#include <uvdpa/uapi.h>
-
-#include "blk.h"
-#include "helpers.h"
-
-#define SECTOR 512u
-#define QSIZE 128
-#define WAIT_MS 5000
-#define FILE_SIZE (16u << 20)
-#define EXT(a) UVDPA_EXT_BIT(UVDPA_ATTR_BLK_##a)
-
-struct blk_env {
-	struct test_bus tb;
-	struct vdpa_mgmt_dev *m;
-	char dir[64];
-	char path[128]; /* the image */
-	char sock[128]; /* an NBD server's */
-	char uri[256];
-	char shm[64]; /* an image on tmpfs, if any */
-	struct vdpa_dev_set_config cfg;
-	struct vdpa_device *vdev;
-	struct test_drv d;
-	bool started;
-	pid_t server;
-};
-
-/* ---- environment ---- */
-
-static int env_setup(void **state)
-{
-	struct blk_env *e = test_calloc(1, sizeof(*e));
-	int err = 0;
-
-	assert_non_null(e);
-	assert_int_equal(test_bus_init(&e->tb, 2), 0);
-	e->m = blk_mgmt_new(e->tb.pool, 50, &err);
-	assert_non_null(e->m);
-	assert_int_equal(vdpa_mgmtdev_register(e->tb.bus, e->m), 0);
-	snprintf(e->dir, sizeof(e->dir), "/tmp/uvdpa-blk-XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	snprintf(e->path, sizeof(e->path), "%s/disk.img", e->dir);
-	snprintf(e->sock, sizeof(e->sock), "%s/nbd.sock", e->dir);
-	snprintf(e->uri, sizeof(e->uri), "nbd+unix:///?socket=%s", e->sock);
-	e->cfg.blk.path = e->path;
-	e->cfg.ext_mask = EXT(PATH);
-	e->server = -1;
-	*state = e;
-	return 0;
-}
-
-static void server_stop(struct blk_env *e, int sig)
-{
-	if (e->server > 0) {
-		kill(e->server, sig);
-		kill(e->server, SIGCONT); /* a stopped one too */
-		waitpid(e->server, NULL, 0);
-	}
-	e->server = -1;
-	unlink(e->sock);
-}
-
-static int env_teardown(void **state)
-{
-	struct blk_env *e = *state;
-	char cmd[128];
-
-	if (e->started)
-		test_drv_stop(&e->d);
-	vdpa_mgmtdev_unregister(e->m);
-	test_bus_done(&e->tb);
-	blk_mgmt_free(e->m);
-	server_stop(e, SIGTERM);
-	if (e->shm[0])
-		unlink(e->shm);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-	assert_int_equal(system(cmd), 0);
-	test_free(e);
-	return 0;
-}
-
-static void make_file(const char *path, uint64_t size)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	close(fd);
-}
-
-static int dev_add(struct blk_env *e, const char *name, struct vdpa_extack *ext)
-{
-	memset(ext, 0, sizeof(*ext));
-	return vdpa_mgmtdev_dev_add(e->m, name, &e->cfg, ext);
-}
-
-/* Add "blk0" with e->cfg and start a driver on @nvqs queues. */
-static void start(struct blk_env *e, uint32_t nvqs, uint64_t want)
-{
-	struct vdpa_extack ext;
-
-	assert_int_equal(dev_add(e, "blk0", &ext), 0);
-	vdpa_bus_read_lock(e->tb.bus);
-	e->vdev = vdpa_find_device(e->tb.bus, "blk0");
-	vdpa_bus_read_unlock(e->tb.bus);
-	assert_non_null(e->vdev);
-	assert_int_equal(test_drv_start(&e->d, e->vdev, want, nvqs, QSIZE, 0),
-			 0);
-	e->started = true;
-}
-
-static void fill(void *buf, size_t len, uint32_t seed)
-{
-	uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)((i * 31 + seed * 7 + (i >> 9)) ^ (seed >> 3));
-}
-
-static bool all_zero(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static void config(struct blk_env *e, struct virtio_blk_config *c)
-{
-	assert_int_equal(vdpa_get_config(e->vdev, 0, c, sizeof(*c)), 0);
-}
-
-/* ---- requests on any queue, data in @nseg pieces, maybe misaligned ---- */
-
-struct qreq {
-	uint8_t *seg[8];
-	uint32_t seglen;
-	unsigned int nseg;
-	uint8_t *status;
-};
-
-static int qreq_add(struct test_drv *d, uint16_t idx, struct qreq *r,
-		    uint32_t type, uint64_t sector, uint32_t len, bool write,
-		    unsigned int nseg, size_t misalign)
-{
-	struct virtio_blk_outhdr *hdr;
-	struct vq_buf b[10];
-	unsigned int n = 0, out;
-	uint64_t iova;
-
-	hdr = drv_mem_alloc(&d->mem, sizeof(*hdr), 16, &iova);
-	if (!hdr)
-		return -ENOMEM;
-	hdr->type = htole32(type);
-	hdr->ioprio = 0;
-	hdr->sector = htole64(sector);
-	b[n++] = (struct vq_buf){ iova, sizeof(*hdr) };
-	r->nseg = len ? nseg : 0;
-	r->seglen = len && nseg ? len / nseg : 0;
-	for (unsigned int i = 0; i < r->nseg; i++) {
-		/* a gap between pieces: they are not one buffer */
-		uint8_t *p = drv_mem_alloc(&d->mem, r->seglen + misalign + 64,
-					   512, &iova);
-
-		if (!p)
-			return -ENOMEM;
-		r->seg[i] = p + misalign;
-		b[n++] = (struct vq_buf){ iova + misalign, r->seglen };
-	}
-	out = write ? n : 1;
-	r->status = drv_mem_alloc(&d->mem, 1, 1, &iova);
-	if (!r->status)
-		return -ENOMEM;
-	*r->status = 0xff;
-	b[n++] = (struct vq_buf){ iova, 1 };
-	return vq_drv_add(&d->vq[idx], b, out, n - out, r);
-}
-
-/* One request on queue @idx, waited for: its status, or -1. */
-static int qio_seg(struct test_drv *d, uint16_t idx, uint32_t type,
-		   uint64_t sector, void *buf, uint32_t len, bool write,
-		   unsigned int nseg, size_t misalign)
-{
-	size_t mark = d->mem.used;
-	struct qreq r;
-	int status = -1;
-
-	if (qreq_add(d, idx, &r, type, sector, len, write, nseg, misalign))
-		return -1;
-	for (unsigned int i = 0; write && i < r.nseg; i++)
-		memcpy(r.seg[i], (uint8_t *)buf + i * r.seglen, r.seglen);
-	test_drv_kick(d, idx);
-	if (test_drv_wait_used(d, idx, NULL, WAIT_MS) == &r) {
-		for (unsigned int i = 0; !write && i < r.nseg; i++)
-			memcpy((uint8_t *)buf + i * r.seglen, r.seg[i],
-			       r.seglen);
-		status = *r.status;
-	}
-	d->mem.used = mark;
-	return status;
-}
-
-static int qio(struct test_drv *d, uint16_t idx, uint32_t type, uint64_t sector,
-	       void *buf, uint32_t len, bool write)
-{
-	return qio_seg(d, idx, type, sector, buf, len, write, 1, 0);
-}
-
-static int discard_wz(struct test_drv *d, uint32_t type, uint64_t sector,
-		      uint32_t num, uint32_t flags)
-{
-	struct virtio_blk_discard_write_zeroes seg = {
-		.sector = htole64(sector),
-		.num_sectors = htole32(num),
-		.flags = htole32(flags),
-	};
-
-	return qio(d, 0, type, 0, &seg, sizeof(seg), true);
-}
-
-static void file_pread(const char *path, uint64_t off, void *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
-static void file_write(const char *path, uint64_t off, const void *buf,
-		       size_t len)
-{
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
-	close(fd);
-}
-
-/* Allocated 512-byte blocks of @path, after its data reached the disk. */
-static long long file_blocks(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-
-	assert_true(fd >= 0);
-	assert_int_equal(fsync(fd), 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	close(fd);
-	return (long long)st.st_blocks;
-}
-
-static uint64_t file_size(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return (uint64_t)st.st_size;
-}
-
-/* Write through the device, check the file, read back through it. */
-static void rw_check(struct blk_env *e, uint16_t idx, uint64_t sector,
-		     uint32_t len, uint32_t seed, unsigned int nseg,
-		     size_t misalign)
-{
-	static uint8_t w[1 << 20], r[1 << 20], f[1 << 20];
-
-	fill(w, len, seed);
-	memset(r, 0xa5, len);
-	assert_int_equal(qio_seg(&e->d, idx, VIRTIO_BLK_T_OUT, sector, w, len,
-				 true, nseg, misalign),
-			 VIRTIO_BLK_S_OK);
-	if (e->cfg.blk.path == e->path) {
-		file_pread(e->path, sector * SECTOR, f, len);
-		assert_memory_equal(f, w, len);
-	}
-	assert_int_equal(qio_seg(&e->d, idx, VIRTIO_BLK_T_IN, sector, r, len,
-				 false, nseg, misalign),
-			 VIRTIO_BLK_S_OK);
-	assert_memory_equal(r, w, len);
-}
+#include "blk_env.h"
 
 /* ---- files ---- */
 
@@ -313,9 +22,9 @@ static void blk_file_rw(void **state)
 	struct virtio_blk_config c;
 	uint64_t f;
 
-	make_file(e->path, FILE_SIZE);
-	fill(pat, sizeof(pat), 42);
-	file_write(e->path, 1 << 20, pat, sizeof(pat));
+	test_file_make(e->path, FILE_SIZE);
+	test_fill(pat, sizeof(pat), 42);
+	test_file_write(e->path, 1 << 20, pat, sizeof(pat));
 	start(e, 1, ~0ull);
 	f = e->d.features;
 	assert_true(f & BIT_ULL(VIRTIO_BLK_F_FLUSH));
@@ -358,7 +67,7 @@ static void blk_multiqueue(void **state)
 	static struct qreq reqs[NQ][PER];
 	uint8_t w[LEN], f[LEN];
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	e->cfg.blk.num_queues = NQ;
 	e->cfg.ext_mask |= EXT(NUM_QUEUES);
 	start(e, NQ, ~0ull);
@@ -370,7 +79,7 @@ static void blk_multiqueue(void **state)
 						  (q * PER + i) * 8u, LEN, true,
 						  1, 0),
 					 0);
-			fill(r->seg[0], LEN, q * 100u + (uint32_t)i);
+			test_fill(r->seg[0], LEN, q * 100u + (uint32_t)i);
 		}
 	}
 	for (uint16_t q = 0; q < NQ; q++)
@@ -390,9 +99,9 @@ static void blk_multiqueue(void **state)
 	}
 	for (uint32_t q = 0; q < NQ; q++) {
 		for (uint32_t i = 0; i < PER; i++) {
-			fill(w, LEN, q * 100u + i);
-			file_pread(e->path, (q * PER + i) * (uint64_t)LEN, f,
-				   LEN);
+			test_fill(w, LEN, q * 100u + i);
+			test_file_pread(e->path, (q * PER + i) * (uint64_t)LEN,
+					f, LEN);
 			assert_memory_equal(f, w, LEN);
 		}
 	}
@@ -409,7 +118,7 @@ static void blk_flush_writeback(void **state)
 	struct virtio_blk_config c;
 	uint8_t zero = 0;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
 	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false),
 			 VIRTIO_BLK_S_OK);
@@ -445,7 +154,7 @@ static void blk_writeback_off(void **state)
 	struct blk_env *e = *state;
 	struct virtio_blk_config c;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	e->cfg.blk.writeback = false;
 	e->cfg.ext_mask |= EXT(WRITEBACK);
 	start(e, 1, ~0ull);
@@ -460,25 +169,25 @@ static void blk_discard(void **state)
 	static uint8_t w[1 << 20], r[1 << 20];
 	long long before, after;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
 	for (uint32_t i = 0; i < 4; i++) {
-		fill(w, sizeof(w), i + 1);
+		test_fill(w, sizeof(w), i + 1);
 		assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, i * 2048, w,
 				     sizeof(w), true),
 				 VIRTIO_BLK_S_OK);
 	}
-	before = file_blocks(e->path);
+	before = test_file_blocks(e->path);
 	assert_true(before >= 4 * 2048);
 	assert_int_equal(
 		discard_wz(&e->d, VIRTIO_BLK_T_DISCARD, 0, 3 * 2048, 0),
 		VIRTIO_BLK_S_OK);
-	after = file_blocks(e->path);
+	after = test_file_blocks(e->path);
 	assert_true(after <= before - 3 * 2048);
 	assert_int_equal(
 		qio(&e->d, 0, VIRTIO_BLK_T_IN, 1024, r, sizeof(r), false),
 		VIRTIO_BLK_S_OK);
-	assert_true(all_zero(r, sizeof(r)));
+	assert_true(test_all_zero(r, sizeof(r)));
 	/* the last MiB stayed */
 	assert_int_equal(
 		qio(&e->d, 0, VIRTIO_BLK_T_IN, 3 * 2048, r, sizeof(r), false),
@@ -495,7 +204,7 @@ static void check_write_zeroes(struct blk_env *e, const char *path)
 	static uint8_t w[1 << 20], r[1 << 20];
 	long long before, after;
 
-	fill(w, sizeof(w), 11);
+	test_fill(w, sizeof(w), 11);
 	for (uint32_t i = 0; i < 2; i++)
 		assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, i * 2048, w,
 				     sizeof(w), true),
@@ -504,20 +213,20 @@ static void check_write_zeroes(struct blk_env *e, const char *path)
 	assert_int_equal(
 		discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 8, 2040, 0),
 		VIRTIO_BLK_S_OK);
-	file_pread(path, 0, r, sizeof(r));
+	test_file_pread(path, 0, r, sizeof(r));
 	assert_memory_equal(r, w, 4096);
-	assert_true(all_zero(r + 4096, sizeof(r) - 4096));
+	assert_true(test_all_zero(r + 4096, sizeof(r) - 4096));
 	/* UNMAP: the second MiB's blocks go back */
-	before = file_blocks(path);
+	before = test_file_blocks(path);
 	assert_int_equal(discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 2048,
 				    2048, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP),
 			 VIRTIO_BLK_S_OK);
-	after = file_blocks(path);
+	after = test_file_blocks(path);
 	assert_true(after <= before - 2048);
 	assert_int_equal(
 		qio(&e->d, 0, VIRTIO_BLK_T_IN, 2048, r, sizeof(r), false),
 		VIRTIO_BLK_S_OK);
-	assert_true(all_zero(r, sizeof(r)));
+	assert_true(test_all_zero(r, sizeof(r)));
 	assert_int_equal(test_vstat(e->vdev, 0, "write_zeroes"), 2);
 }
 
@@ -525,7 +234,7 @@ static void blk_write_zeroes(void **state)
 {
 	struct blk_env *e = *state;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
 	check_write_zeroes(e, e->path);
 }
@@ -541,7 +250,7 @@ static void blk_write_zeroes_tmpfs(void **state)
 	}
 	snprintf(e->shm, sizeof(e->shm), "/dev/shm/uvdpa-blk-test-%d",
 		 getpid());
-	make_file(e->shm, FILE_SIZE);
+	test_file_make(e->shm, FILE_SIZE);
 	e->cfg.blk.path = e->shm;
 	start(e, 1, ~0ull);
 	check_write_zeroes(e, e->shm);
@@ -552,9 +261,9 @@ static void blk_readonly(void **state)
 	struct blk_env *e = *state;
 	uint8_t pat[4096], r[4096], f[4096];
 
-	make_file(e->path, FILE_SIZE);
-	fill(pat, sizeof(pat), 5);
-	file_write(e->path, 0, pat, sizeof(pat));
+	test_file_make(e->path, FILE_SIZE);
+	test_fill(pat, sizeof(pat), 5);
+	test_file_write(e->path, 0, pat, sizeof(pat));
 	e->cfg.blk.readonly = true;
 	e->cfg.ext_mask |= EXT(READONLY);
 	start(e, 1, ~0ull);
@@ -571,7 +280,7 @@ static void blk_readonly(void **state)
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0),
 			 VIRTIO_BLK_S_IOERR);
-	file_pread(e->path, 0, f, sizeof(f));
+	test_file_pread(e->path, 0, f, sizeof(f));
 	assert_memory_equal(f, pat, sizeof(f));
 	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 3);
 }
@@ -582,7 +291,7 @@ static void blk_out_of_range(void **state)
 	const uint64_t cap = (8u << 20) / SECTOR;
 	uint8_t buf[4096] = { 0 };
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	/* a capacity below the file's size exposes its first part */
 	e->cfg.blk.capacity = 8u << 20;
 	e->cfg.ext_mask |= EXT(CAPACITY);
@@ -608,7 +317,7 @@ static void blk_out_of_range(void **state)
 		qio(&e->d, 0, 16 /* ZONE_REPORT */, 0, buf, SECTOR, false),
 		VIRTIO_BLK_S_UNSUPP);
 	/* the file beyond the capacity was not touched */
-	assert_int_equal(file_size(e->path), FILE_SIZE);
+	assert_int_equal(test_file_size(e->path), FILE_SIZE);
 	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 7);
 }
 
@@ -617,7 +326,7 @@ static void blk_get_id(void **state)
 	struct blk_env *e = *state;
 	char id[VIRTIO_BLK_ID_BYTES], want[VIRTIO_BLK_ID_BYTES] = "disk-0042";
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	e->cfg.blk.serial = "disk-0042";
 	e->cfg.ext_mask |= EXT(SERIAL);
 	start(e, 1, ~0ull);
@@ -644,7 +353,7 @@ static void blk_direct_unaligned(void **state)
 {
 	struct blk_env *e = *state;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	e->cfg.blk.direct = true;
 	e->cfg.ext_mask |= EXT(DIRECT);
 	start(e, 1, ~0ull);
@@ -755,9 +464,9 @@ static void blk_add_refused(void **state)
 	};
 	int fds;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	snprintf(small, sizeof(small), "%s/small.img", e->dir);
-	make_file(small, 100);
+	test_file_make(small, 100);
 	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s/none.sock", e->dir);
 	fds = test_count_fds();
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
@@ -771,11 +480,11 @@ static void blk_add_grows_file(void **state)
 	struct blk_env *e = *state;
 	struct virtio_blk_config c;
 
-	make_file(e->path, 1 << 20);
+	test_file_make(e->path, 1 << 20);
 	e->cfg.blk.capacity = 4u << 20;
 	e->cfg.ext_mask |= EXT(CAPACITY);
 	start(e, 1, ~0ull);
-	assert_int_equal(file_size(e->path), 4u << 20);
+	assert_int_equal(test_file_size(e->path), 4u << 20);
 	config(e, &c);
 	assert_int_equal(le64toh(c.capacity), (4u << 20) / SECTOR);
 	rw_check(e, 0, (4u << 20) / SECTOR - 8, 4096, 1, 1, 0);
@@ -788,17 +497,6 @@ static void count_cb(void *priv)
 	__atomic_add_fetch((int *)priv, 1, __ATOMIC_RELAXED);
 }
 
-static int resize(struct blk_env *e, uint64_t bytes, struct vdpa_extack *ext)
-{
-	int ret;
-
-	memset(ext, 0, sizeof(*ext));
-	vdpa_bus_lock(e->tb.bus);
-	ret = e->m->ops->dev_resize(e->m, e->vdev, bytes, ext);
-	vdpa_bus_unlock(e->tb.bus);
-	return ret;
-}
-
 static void blk_resize(void **state)
 {
 	struct blk_env *e = *state;
@@ -809,7 +507,7 @@ static void blk_resize(void **state)
 	uint8_t buf[4096];
 	uint32_t gen;
 
-	make_file(e->path, 8u << 20);
+	test_file_make(e->path, 8u << 20);
 	start(e, 1, ~0ull);
 	e->vdev->config->set_config_cb(e->vdev, &cb);
 	gen = e->vdev->config->get_generation(e->vdev);
@@ -822,7 +520,7 @@ static void blk_resize(void **state)
 	assert_int_not_equal(e->vdev->config->get_generation(e->vdev), gen);
 	config(e, &c);
 	assert_int_equal(le64toh(c.capacity), (16u << 20) / SECTOR);
-	assert_int_equal(file_size(e->path), 16u << 20);
+	assert_int_equal(test_file_size(e->path), 16u << 20);
 	rw_check(e, 0, (16u << 20) / SECTOR - 8, 4096, 1, 1, 0);
 
 	/* smaller: the file stays, the device ends earlier */
@@ -830,7 +528,7 @@ static void blk_resize(void **state)
 	assert_int_equal(calls, 2);
 	config(e, &c);
 	assert_int_equal(le64toh(c.capacity), (4u << 20) / SECTOR);
-	assert_int_equal(file_size(e->path), 16u << 20);
+	assert_int_equal(test_file_size(e->path), 16u << 20);
 	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_IN, (4u << 20) / SECTOR,
 			     buf, SECTOR, false),
 			 VIRTIO_BLK_S_IOERR);
@@ -847,25 +545,24 @@ static void blk_resize_readonly(void **state)
 	struct blk_env *e = *state;
 	struct vdpa_extack ext;
 
-	make_file(e->path, 8u << 20);
+	test_file_make(e->path, 8u << 20);
 	e->cfg.blk.readonly = true;
 	e->cfg.ext_mask |= EXT(READONLY);
 	start(e, 1, ~0ull);
 	assert_int_equal(resize(e, 16u << 20, &ext), -EINVAL);
 	assert_non_null(strstr(ext.msg, "exceeds the size of"));
-	assert_int_equal(file_size(e->path), 8u << 20);
+	assert_int_equal(test_file_size(e->path), 8u << 20);
 }
 
-/* Suspend drains: what was taken is completed, nothing is left over. */
 /* A file that shrank behind the device reads as zeroes past its end. */
 static void blk_file_shrunk(void **state)
 {
 	struct blk_env *e = *state;
 	uint8_t w[8192], r[8192];
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
-	fill(w, sizeof(w), 3);
+	test_fill(w, sizeof(w), 3);
 	assert_int_equal(
 		qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w), true),
 		VIRTIO_BLK_S_OK);
@@ -875,30 +572,9 @@ static void blk_file_shrunk(void **state)
 				 false, 2, 0),
 			 VIRTIO_BLK_S_OK);
 	assert_memory_equal(r, w, 2048);
-	assert_true(all_zero(r + 2048, sizeof(r) - 2048));
+	assert_true(test_all_zero(r + 2048, sizeof(r) - 2048));
 	/* writes there grow the file again */
 	rw_check(e, 0, 20000, 4096, 4, 1, 0);
-}
-
-/* Add a chain of @n buffers (@out readable), kick, wait: the used len. */
-static uint32_t chain_do(struct test_drv *d, const struct vq_buf *b,
-			 unsigned int n, unsigned int out)
-{
-	uint32_t len = UINT32_MAX;
-	int token;
-
-	assert_int_equal(vq_drv_add(&d->vq[0], b, out, n - out, &token), 0);
-	test_drv_kick(d, 0);
-	assert_ptr_equal(test_drv_wait_used(d, 0, &len, WAIT_MS), &token);
-	return len;
-}
-
-static uint8_t *dmem(struct test_drv *d, size_t len, uint64_t *iova)
-{
-	uint8_t *p = drv_mem_alloc(&d->mem, len, 64, iova);
-
-	assert_non_null(p);
-	return p;
 }
 
 /*
@@ -915,44 +591,45 @@ static void blk_any_layout(void **state)
 	struct vq_buf b[3];
 	uint64_t a, s;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
-	fill(pat, sizeof(pat), 21);
-	p = dmem(&e->d, sizeof(h) + sizeof(pat), &a);
+	test_fill(pat, sizeof(pat), 21);
+	p = test_drv_mem(&e->d, sizeof(h) + sizeof(pat), &a);
 	memcpy(p, &h, sizeof(h));
 	memcpy(p + sizeof(h), pat, sizeof(pat));
-	st = dmem(&e->d, 1, &s);
+	st = test_drv_mem(&e->d, 1, &s);
 	b[0] = (struct vq_buf){ a, sizeof(h) + sizeof(pat) };
 	b[1] = (struct vq_buf){ s, 1 };
-	assert_int_equal(chain_do(&e->d, b, 2, 1), 1);
+	assert_int_equal(test_drv_chain(&e->d, b, 1, 1), 1);
 	assert_int_equal(*st, VIRTIO_BLK_S_OK);
-	file_pread(e->path, 40 * SECTOR, f, sizeof(f));
+	test_file_pread(e->path, 40 * SECTOR, f, sizeof(f));
 	assert_memory_equal(f, pat, sizeof(f));
 
 	/* read: data and status in one descriptor, after an empty one */
 	h.type = htole32(VIRTIO_BLK_T_IN);
-	p = dmem(&e->d, sizeof(h), &a);
+	p = test_drv_mem(&e->d, sizeof(h), &a);
 	memcpy(p, &h, sizeof(h));
-	st = dmem(&e->d, sizeof(pat) + 1, &s);
+	st = test_drv_mem(&e->d, sizeof(pat) + 1, &s);
 	b[0] = (struct vq_buf){ a, sizeof(h) };
 	b[1] = (struct vq_buf){ s, sizeof(pat) + 1 };
 	b[2] = (struct vq_buf){ s, 0 };
-	assert_int_equal(chain_do(&e->d, b, 3, 1), sizeof(pat) + 1);
+	assert_int_equal(test_drv_chain(&e->d, b, 1, 2), sizeof(pat) + 1);
 	assert_memory_equal(st, pat, sizeof(pat));
 	assert_int_equal(st[sizeof(pat)], VIRTIO_BLK_S_OK);
 
 	/* a header cut short */
 	b[0] = (struct vq_buf){ a, 8 };
 	b[1] = (struct vq_buf){ s, 1 };
-	assert_int_equal(chain_do(&e->d, b, 2, 1), 1);
+	assert_int_equal(test_drv_chain(&e->d, b, 1, 1), 1);
 	assert_int_equal(st[0], VIRTIO_BLK_S_IOERR);
 
 	/* nothing writable: no status, used len 0, NEEDS_RESET */
 	b[0] = (struct vq_buf){ a, sizeof(h) };
-	assert_int_equal(chain_do(&e->d, b, 1, 1), 0);
+	assert_int_equal(test_drv_chain(&e->d, b, 1, 0), 0);
 	assert_true(vdpa_get_status(e->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+/* Suspend drains: what was taken is completed, nothing is left over. */
 static void blk_suspend_drains(void **state)
 {
 	struct blk_env *e = *state;
@@ -960,7 +637,7 @@ static void blk_suspend_drains(void **state)
 	static struct qreq reqs[N];
 	unsigned int done = 0;
 
-	make_file(e->path, FILE_SIZE);
+	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(qreq_add(&e->d, 0, &reqs[i], VIRTIO_BLK_T_OUT,
@@ -984,306 +661,6 @@ static void blk_suspend_drains(void **state)
 		assert_int_equal(*reqs[i].status, VIRTIO_BLK_S_OK);
 }
 
-/* ---- NBD ---- */
-
-static bool have(const char *tool)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
-	return system(cmd) == 0;
-}
-
-static pid_t spawn(const char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		/* readiness probes make servers complain of broken pipes */
-		dup2(null, STDERR_FILENO);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static bool sock_ready(const char *path, int ms)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < ms / 10; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-
-		close(fd);
-		if (!ret)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-/* nbdkit [@filters...] memory 64M [@params...] on e->sock */
-static void nbdkit_start_with(struct blk_env *e, const char *const *filters,
-			      const char *const *params)
-{
-	const char *argv[16] = { "nbdkit", "-U", e->sock, "-f" };
-	int n = 4;
-
-	for (; filters && *filters; filters++)
-		argv[n++] = *filters;
-	argv[n++] = "memory";
-	argv[n++] = "64M";
-	for (; params && *params; params++)
-		argv[n++] = *params;
-	argv[n] = NULL;
-	unlink(e->sock);
-	e->server = spawn(argv);
-	assert_true(e->server > 0);
-	assert_true(sock_ready(e->sock, 5000));
-}
-
-static void nbdkit_start(struct blk_env *e)
-{
-	nbdkit_start_with(e, NULL, NULL);
-}
-
-/* A device to be on nbdkit memory 64M with @filters; false: skipped. */
-static bool nbdkit_env(struct blk_env *e, const char *const *filters)
-{
-	if (!have("nbdkit")) {
-		skip();
-		return false;
-	}
-	nbdkit_start_with(e, filters, NULL);
-	e->cfg.blk.path = e->uri;
-	return true;
-}
-
-static void nbd_common(struct blk_env *e, uint16_t nq)
-{
-	struct virtio_blk_config c;
-	uint8_t r[8192];
-
-	config(e, &c);
-	assert_int_equal(le64toh(c.capacity), (64u << 20) / SECTOR);
-	for (uint16_t q = 0; q < nq; q++) {
-		rw_check(e, q, 8 + q * 100u, 4096, 1 + q, 1, 0);
-		rw_check(e, q, 1000 + q * 100u, 64 * 1024, 3 + q, 8, 0);
-		rw_check(e, q, (64u << 20) / SECTOR - 16, 8192, 5 + q, 2, 1);
-		assert_int_equal(test_vstat(e->vdev, q, "writes"), 3);
-	}
-	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false),
-			 VIRTIO_BLK_S_OK);
-	if (e->d.features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES)) {
-		assert_int_equal(
-			discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 8, 16, 0),
-			VIRTIO_BLK_S_OK);
-		assert_int_equal(
-			qio(&e->d, 0, VIRTIO_BLK_T_IN, 8, r, sizeof(r), false),
-			VIRTIO_BLK_S_OK);
-		assert_true(all_zero(r, sizeof(r)));
-	}
-	if (e->d.features & BIT_ULL(VIRTIO_BLK_F_DISCARD))
-		assert_int_equal(
-			discard_wz(&e->d, VIRTIO_BLK_T_DISCARD, 1000, 128, 0),
-			VIRTIO_BLK_S_OK);
-	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_IN, (64u << 20) / SECTOR, r,
-			     SECTOR, false),
-			 VIRTIO_BLK_S_IOERR);
-}
-
-static void blk_nbd_nbdkit(void **state)
-{
-	struct blk_env *e = *state;
-
-	if (!nbdkit_env(e, NULL))
-		return;
-	e->cfg.blk.num_queues = 2; /* nbdkit memory allows multi-conn */
-	e->cfg.ext_mask |= EXT(NUM_QUEUES);
-	start(e, 2, ~0ull);
-	assert_true(e->d.features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES));
-	assert_true(e->d.features & BIT_ULL(VIRTIO_BLK_F_DISCARD));
-	nbd_common(e, 2);
-	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 1);
-	assert_int_equal(test_vstat(e->vdev, 1, "errors"), 0);
-}
-
-/* An export is not grown: a resize fits in it or is refused. */
-static void blk_nbd_resize(void **state)
-{
-	struct blk_env *e = *state;
-	struct virtio_blk_config c;
-	struct vdpa_extack ext;
-
-	if (!nbdkit_env(e, NULL))
-		return;
-	e->cfg.blk.capacity = 32u << 20;
-	e->cfg.ext_mask |= EXT(CAPACITY);
-	start(e, 1, ~0ull);
-	config(e, &c);
-	assert_int_equal(le64toh(c.capacity), (32u << 20) / SECTOR);
-	assert_int_equal(resize(e, 128u << 20, &ext), -EINVAL);
-	assert_non_null(strstr(ext.msg, "exceeds the size of the NBD export"));
-	assert_int_equal(resize(e, 64u << 20, &ext), 0);
-	config(e, &c);
-	assert_int_equal(le64toh(c.capacity), (64u << 20) / SECTOR);
-	rw_check(e, 0, (64u << 20) / SECTOR - 8, 4096, 3, 1, 0);
-}
-
-/*
- * A server without FUA or zeroing: WRITE_ZEROES is not offered, and with
- * the cache off each write is followed by a flush before it completes.
- */
-static void blk_nbd_no_fua(void **state)
-{
-	struct blk_env *e = *state;
-	/* their default modes: neither FUA nor zero advertised */
-	const char *filters[] = { "--filter=fua", "--filter=nozero", NULL };
-	struct virtio_blk_config c;
-
-	if (!nbdkit_env(e, filters))
-		return;
-	e->cfg.blk.writeback = false;
-	e->cfg.ext_mask |= EXT(WRITEBACK);
-	start(e, 1, ~0ull);
-	assert_false(e->d.features & BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES));
-	config(e, &c);
-	assert_int_equal(c.wce, 0);
-	rw_check(e, 0, 8, 4096, 1, 1, 0);
-	rw_check(e, 0, 800, 65536, 2, 8, 0);
-	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
-}
-
-/* A server that stops answering does not keep a stop waiting forever. */
-static void blk_nbd_hung(void **state)
-{
-	struct blk_env *e = *state;
-	struct qreq r;
-	uint32_t len = 0;
-
-	if (!nbdkit_env(e, NULL))
-		return;
-	start(e, 1, ~0ull);
-	rw_check(e, 0, 0, 4096, 1, 1, 0);
-	kill(e->server, SIGSTOP);
-	assert_int_equal(
-		qreq_add(&e->d, 0, &r, VIRTIO_BLK_T_IN, 0, 4096, false, 1, 0),
-		0);
-	test_drv_kick(&e->d, 0);
-	for (int i = 0; i < WAIT_MS && !test_vstat(e->vdev, 0, "inflight"); i++)
-		usleep(1000);
-	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 1);
-	/* GET_VRING_BASE's suspend: the request is given up on */
-	assert_int_equal(vdpa_suspend(e->vdev), 0);
-	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
-	assert_int_equal(test_vstat(e->vdev, 0, "requests"), 3);
-	assert_ptr_equal(vq_drv_get_used(&e->d.vq[0], &len), &r);
-	assert_int_equal(*r.status, VIRTIO_BLK_S_IOERR);
-	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
-	server_stop(e, SIGKILL);
-}
-
-/* Run qemu-io on the image; true when it exited 0 and printed @want. */
-static bool qemu_io(const char *img, const char *cmd, const char *want)
-{
-	char line[512], out[4096] = "";
-	FILE *p;
-
-	snprintf(line, sizeof(line), "qemu-io -r -f qcow2 -c '%s' %s 2>&1", cmd,
-		 img);
-	p = popen(line, "r");
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p))
-		strncat(out, line, sizeof(out) - strlen(out) - 1);
-	return pclose(p) == 0 && strstr(out, want);
-}
-
-static void blk_nbd_qemu_qcow2(void **state)
-{
-	struct blk_env *e = *state;
-	const char *argv[] = { "qemu-nbd", "-k", e->sock, "-f",
-			       "qcow2",	   "-t", e->path, NULL };
-	char cmd[512];
-	struct vdpa_extack ext;
-	uint8_t w[65536];
-
-	if (!have("qemu-nbd") || !have("qemu-img") || !have("qemu-io")) {
-		skip();
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s 64M",
-		 e->path);
-	assert_int_equal(system(cmd), 0);
-	e->server = spawn(argv);
-	assert_true(sock_ready(e->sock, 5000));
-	e->cfg.blk.path = e->uri;
-	/* no multi-conn from qemu-nbd: one writable queue only */
-	e->cfg.blk.num_queues = 2;
-	e->cfg.ext_mask |= EXT(NUM_QUEUES);
-	assert_int_equal(dev_add(e, "blk0", &ext), -EINVAL);
-	assert_non_null(strstr(ext.msg, "multi-conn"));
-	e->cfg.ext_mask &= ~EXT(NUM_QUEUES);
-	start(e, 1, ~0ull);
-	nbd_common(e, 1);
-	memset(w, 0x5a, sizeof(w));
-	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_OUT, 4096, w, sizeof(w),
-				 true, 4, 0),
-			 VIRTIO_BLK_S_OK);
-	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false),
-			 VIRTIO_BLK_S_OK);
-	test_drv_stop(&e->d);
-	e->started = false;
-	assert_int_equal(vdpa_dev_del(e->tb.bus, "blk0", NULL), 0);
-	server_stop(e, SIGTERM);
-	/* QEMU reads what the guest wrote, through the qcow2 format */
-	assert_true(
-		qemu_io(e->path, "read -P 0x5a 2M 64k", "read 65536/65536"));
-	assert_false(
-		qemu_io(e->path, "read -P 0x00 2M 64k", "read 65536/65536"));
-}
-
-/* A dead server fails requests at once; a new one serves them again. */
-static void blk_nbd_reconnect(void **state)
-{
-	struct blk_env *e = *state;
-	uint8_t w[4096], r[4096];
-	int status = -1;
-
-	if (!nbdkit_env(e, NULL))
-		return;
-	start(e, 1, ~0ull);
-	rw_check(e, 0, 0, 4096, 1, 1, 0);
-	server_stop(e, SIGKILL);
-	fill(w, sizeof(w), 9);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(
-			qio(&e->d, 0, VIRTIO_BLK_T_OUT, 8, w, sizeof(w), true),
-			VIRTIO_BLK_S_IOERR);
-	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_IN, 8, r, sizeof(r), false),
-			 VIRTIO_BLK_S_IOERR);
-	assert_true(test_vstat(e->vdev, 0, "errors") >= 4);
-	nbdkit_start(e);
-	/* the backoff is at most 5 s; each try fails at once or succeeds */
-	for (int i = 0; i < 300 && status != VIRTIO_BLK_S_OK; i++) {
-		status = qio(&e->d, 0, VIRTIO_BLK_T_OUT, 8, w, sizeof(w), true);
-		if (status == -1)
-			fail_msg("try %d hung", i);
-		if (status != VIRTIO_BLK_S_OK)
-			usleep(50000);
-	}
-	assert_int_equal(status, VIRTIO_BLK_S_OK);
-	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_IN, 8, r, sizeof(r), false),
-			 VIRTIO_BLK_S_OK);
-	assert_memory_equal(r, w, sizeof(r));
-}
-
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -1305,12 +682,6 @@ static const struct CMUnitTest tests[] = {
 	T(blk_file_shrunk),
 	T(blk_any_layout),
 	T(blk_suspend_drains),
-	T(blk_nbd_nbdkit),
-	T(blk_nbd_qemu_qcow2),
-	T(blk_nbd_reconnect),
-	T(blk_nbd_resize),
-	T(blk_nbd_no_fua),
-	T(blk_nbd_hung),
 };
 
 /* BLK_TEST_FILTER=pattern runs the matching tests only (cmocka globs). */
