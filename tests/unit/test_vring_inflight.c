@@ -147,7 +147,7 @@ static void restart_resubmits_oldest_first(void **state)
 	 * started with the base the front end guesses: used->idx */
 	add(f, 4);
 	add(f, 5);
-	memset(&f->dev, 0, sizeof(f->dev)); /* nothing survives the death */
+	vq_dev_release(&f->dev); /* nothing survives the death */
 	dev_start(f, 2);
 	assert_false(f->dev.broken);
 	assert_int_equal(vq_dev_resubmit_pending(&f->dev), 2);
@@ -179,7 +179,7 @@ static void published_but_not_cleared(void **state)
 	f->region->desc[heads[0]].inflight = 1;
 	f->region->desc[heads[1]].inflight = 1;
 	f->region->used_idx = 0;
-	memset(&f->dev, 0, sizeof(f->dev));
+	vq_dev_release(&f->dev);
 	dev_start(f, 0);
 	/* only the third is taken again: the first two were answered */
 	assert_int_equal(vq_dev_resubmit_pending(&f->dev), 1);
@@ -209,7 +209,7 @@ static void hostile_region(void **state)
 
 	/* a region made for another queue size */
 	f->region->desc_num = NUM * 2;
-	memset(&f->dev, 0, sizeof(f->dev));
+	vq_dev_release(&f->dev);
 	dev_start(f, 0);
 	assert_true(f->dev.broken);
 	/* a used index far from the ring's, marks on every head */
@@ -217,7 +217,7 @@ static void hostile_region(void **state)
 	f->region->used_idx = 0x8000;
 	for (unsigned int i = 0; i < NUM; i++)
 		f->region->desc[i].inflight = 1;
-	memset(&f->dev, 0, sizeof(f->dev));
+	vq_dev_release(&f->dev);
 	dev_start(f, 0);
 	/* more in flight than the driver ever made available: broken */
 	assert_true(f->dev.broken);
@@ -233,7 +233,7 @@ static void hostile_region(void **state)
 	f->drv.desc[7].addr = htole64(1); /* not mapped */
 	f->drv.desc[7].len = htole32(512);
 	f->drv.desc[7].flags = 0;
-	memset(&f->dev, 0, sizeof(f->dev));
+	vq_dev_release(&f->dev);
 	dev_start(f, 0);
 	assert_false(f->dev.broken);
 	assert_int_equal(vq_dev_resubmit_pending(&f->dev), 2);
