@@ -213,9 +213,11 @@ def test_nbd_server_vanishes_and_returns(uvdpad, workdir, image):
     sock = os.path.join(workdir, "nbdkit.sock")
 
     def server():
+        if os.path.exists(sock):  # left by the killed one
+            os.unlink(sock)
         p = subprocess.Popen(["nbdkit", "-f", "-U", sock, "file", backing],
                              stderr=subprocess.PIPE)
-        assert wait_for_path(sock, 10, p)
+        assert wait_for_path(sock, 10, p) and p.poll() is None
         return p
 
     srv = server()
