@@ -193,6 +193,8 @@ int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t type, uint32_t flags,
 	       uint64_t off, uint64_t len);
 /* Collect queue @q's completed chains. */
 void vv_io_complete(struct vv_queue *q);
+/* Collect what the rings of every device hold; the chains collected. */
+unsigned int vv_io_poll(struct vv_blk_fs *fs, bool *busy);
 /* Answer every op of @b with @err and orphan its chains; @b is dead. */
 void vv_io_fail_all(struct vv_blk *b, int err);
 /* Publish and kick every queue given chains since the last call. */

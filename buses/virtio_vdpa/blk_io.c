@@ -505,6 +505,31 @@ void vv_io_complete(struct vv_queue *q)
 	vv_pump(q);
 }
 
+unsigned int vv_io_poll(struct vv_blk_fs *fs, bool *busy)
+{
+	unsigned int n = 0;
+	struct vv_blk *b;
+
+	*busy = false;
+	list_for_each_entry(b, &fs->files, link) {
+		for (uint32_t i = 0; !b->dead && i < b->nqs; i++) {
+			struct vv_queue *q = &b->qs[i];
+			struct vq_drv *d = q->drv;
+
+			if (q->nfree == q->nslots)
+				continue;
+			*busy = true;
+			if (le16toh(load_acquire(&d->used->idx)) ==
+			    d->last_used_idx)
+				continue;
+			n += q->nslots - q->nfree;
+			vv_io_complete(q);
+			n -= q->nslots - q->nfree;
+		}
+	}
+	return n;
+}
+
 void vv_io_kick(struct vv_blk_fs *fs)
 {
 	while (!list_empty(&fs->dirty)) {
