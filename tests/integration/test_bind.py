@@ -135,3 +135,48 @@ def test_resize_errors(d):
     assert "capacity \"12Q\"" in p.stderr
     p = d.cli("dev", "resize", "b0", check=1)
     assert p.stderr == "capacity is not set.\n"
+
+
+def test_virtio_vdpa_without_privileges(tmpbase):
+    """uvdpad run by a user who may make neither a TAP nor a FUSE mount:
+    binding to virtio_vdpa is refused with what is missing, and nothing
+    is left behind."""
+    need_cli()
+    import subprocess
+    import time
+    from conftest import UVDPA, UVDPAD
+    base = os.path.join(tmpbase, "nobody")
+    os.mkdir(base)
+    os.chmod(base, 0o777)
+    env = dict(PATH="/usr/bin:/bin", UVDPA_RUNTIME_DIR=base + "/run")
+    asuser = ["setpriv", "--reuid=nobody", "--regid=nogroup",
+              "--clear-groups", "env"] + ["%s=%s" % kv for kv in env.items()]
+    daemon = subprocess.Popen(asuser + [UVDPAD, "--state-dir", base + "/st",
+                                        "--log-level", "warn"],
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if os.path.exists(base + "/run/uvdpad.sock"):
+                break
+            time.sleep(0.05)
+
+        def cli(*args):
+            return subprocess.run(asuser + [UVDPA] + list(args),
+                                  capture_output=True, text=True, timeout=60)
+
+        p = cli("dev", "add", "name", "n0", "mgmtdev", "vdpasim_net",
+                "driver", "virtio_vdpa")
+        assert p.returncode == 1 and "CAP_NET_ADMIN" in p.stderr, p.stderr
+        p = cli("dev", "add", "name", "b0", "mgmtdev", "vdpasim_blk",
+                "driver", "virtio_vdpa")
+        assert p.returncode == 1 and "FUSE" in p.stderr, p.stderr
+        assert cli("dev", "show").stdout == ""
+        # the vhost bus needs no privilege: a rebind that fails keeps it
+        assert cli("dev", "add", "name", "b1", "mgmtdev",
+                   "vdpasim_blk").returncode == 0
+        p = cli("dev", "bind", "b1", "driver", "virtio_vdpa")
+        assert p.returncode == 1 and "stays bound to vhost_vdpa" in p.stderr
+        assert "driver vhost_vdpa" in cli("dev", "show", "b1").stdout
+    finally:
+        daemon.terminate()
+        assert daemon.wait(30) == 0
