@@ -67,6 +67,8 @@ bench: deps all
 	/usr/bin/python3 bench/vhost-blk.py --build $(BUILD)
 	/usr/bin/python3 bench/blk.py --build $(BUILD)
 	/usr/bin/python3 bench/net.py $(BUILD)
+	/usr/bin/python3 bench/virtio-blk.py --build $(BUILD)
+	/usr/bin/python3 bench/virtio-net.py $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
