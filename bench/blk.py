@@ -22,6 +22,11 @@ all four with bench-vhost-blk, uvdpa's own vhost-user front end:
                time-slices with it, and a back end thread woken onto the
                front end's CPU loses half its time, whatever the queues.)
 
+On tmpfs io_uring does every read and write in an io-wq thread of the
+back end (perf shows iou-wrk-* in shmem_file_{read,write}_iter), for both
+back ends: that thread shares the back end's CPUs (--be-cpu), so a back
+end that busy-polls its queue takes CPU time from its own I/O.
+
 Targets alternate within each round (the first one rotates); medians over
 the rounds are printed, with the ratio uvdpa / qsd, the back ends' CPU use
 and how busy the rest of the machine was. Before each run it waits (up to
@@ -29,7 +34,7 @@ and how busy the rest of the machine was. Before each run it waits (up to
 stopped by its pid; the image files are removed.
 
 usage: bench/blk.py [--build DIR] [--rounds N] [--seconds S] [--size MIB]
-                    [--fe-cpu N] [--be-cpu N] [--quiet-wait S]
+                    [--fe-cpu N] [--be-cpu N[,N]] [--quiet-wait S]
                     [--parent blk|vdpasim_blk] [--quick]
 --parent vdpasim_blk measures the simulator instead (128 MiB of RAM, one
 queue, 4 KiB only: no 128 KiB or two-queue cases); it is there to try the
@@ -97,6 +102,11 @@ def set_affinity(pid, cpus):
             pass
 
 
+def be_cpus(args):
+    """--be-cpu as a list: "1" or "0,1"."""
+    return [int(c) for c in args.be_cpu.split(",")]
+
+
 def busy_cpus(secs=0.5):
     """CPUs' worth of work the whole machine did over secs (/proc/stat)."""
     def busy():
@@ -125,7 +135,7 @@ class Targets:
                      else args.size) << 20
 
     def spawn(self, argv, name, env=None):
-        argv = ["taskset", "-c", str(self.args.be_cpu)] + argv
+        argv = ["taskset", "-c", self.args.be_cpu] + argv
         self.cmds.append(shlex.join(argv))
         log = open(os.path.join(self.tmp, name + ".log"), "wb")
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -255,7 +265,7 @@ def run(args, targets):
             if sec != section:  # the back ends' CPUs for this section
                 section = sec
                 for t in targets.pids.values():
-                    set_affinity(t, [args.be_cpu] if sec == "1q" else every)
+                    set_affinity(t, be_cpus(args) if sec == "1q" else every)
             k = rnd % len(names)
             for t in names[k:] + names[:k]:  # no target always runs first
                 wait_quiet(args)
@@ -276,7 +286,8 @@ def others(rs):
 def report_one_queue(args, res):
     print(f"\nOne queue: IOPS (MB/s for 128 KiB), median of {args.rounds} "
           f"runs of {args.seconds} s; front end on CPU {args.fe_cpu}, "
-          f"back ends on CPU {args.be_cpu}")
+          f"back ends on CPU {args.be_cpu}\n(io_uring's io-wq "
+          "threads, which do tmpfs I/O, inherit the back ends' CPUs)")
     print(f"{'case':20} {'uvdpa':>9} {'qsd':>9} {'uvdpa/qsd':>9}   "
           f"{'MB/s uvdpa':>10} {'qsd':>7}   be CPU uvdpa/qsd  others")
     met = total = 0
@@ -365,7 +376,9 @@ def main():
     ap.add_argument("--size", type=int, default=128,
                     help="MiB per image file")
     ap.add_argument("--fe-cpu", type=int, default=0)
-    ap.add_argument("--be-cpu", type=int, default=1)
+    ap.add_argument("--be-cpu", default="1",
+                    help="the back ends' CPUs in the one-queue section, "
+                         "N or N,N")
     ap.add_argument("--shm", default="/dev/shm")
     ap.add_argument("--quiet-wait", type=float, default=30,
                     help="wait up to this long for an idle machine "
