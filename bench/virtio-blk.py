@@ -177,6 +177,18 @@ def report(args, res, names):
               "".join(f"{v[n] / v[REF]:7.2f}" for n in vb) +
               f"   {cpu:20} {busy:.2f}   {unit}")
     print(f"(ratio: {', '.join(vb)} each over {REF})")
+    print(f"\nMedians of the quiet runs only (others < {QUIET}) [runs "
+          "counted], and their ratios:")
+    for case in cases(args):
+        key = "iops" if case[1] == "4k" else "mbs"
+        q = {n: [r[key] for r in res[(case, n)] if r["others"] < QUIET]
+             for n in names}
+        cells = " ".join(f"{statistics.median(q[n]):9.0f} [{len(q[n])}]"
+                         if q[n] else f"{'-':>9} [0]" for n in names)
+        ratios = " ".join(
+            f"{statistics.median(q[n]) / statistics.median(q[REF]):5.2f}"
+            if q[n] and q[REF] else "    -" for n in vb)
+        print(f"  {case[0] + ' ' + case[1]:14} {cells}   {ratios}")
     print("(server CPU: the server process's CPU time per I/O; others: the "
           "most CPUs the rest\n of the machine used in any run of the row, "
           "fio and server excluded; tick-based, rough)")
