@@ -196,9 +196,16 @@ void *vq_drv_get_used(struct vq_drv *vq, uint32_t *len)
 	vq->last_used_idx++;
 	token = vq->token[id];
 	vq_drv_free_chain(vq, (uint16_t)id);
-	if (vq->event_idx && !(vq->avail_flags & VRING_AVAIL_F_NO_INTERRUPT))
+	if (vq->event_idx && !(vq->avail_flags & VRING_AVAIL_F_NO_INTERRUPT)) {
 		WRITE_ONCE(vq->avail->ring[vq->num],
 			   htole16(vq->last_used_idx));
+		/*
+		 * virtio_store_mb(), as Linux: the device must see the new
+		 * used_event before we look for more used entries, or an entry
+		 * it adds meanwhile raises no interrupt and is never seen.
+		 */
+		smp_mb();
+	}
 	return token;
 }
 
