@@ -51,6 +51,7 @@ struct blk_nbd_conn {
 	bool in_armed, out_armed;
 	unsigned int backoff_ms;
 	struct __kernel_timespec ts; /* the armed timeout's */
+	struct __kernel_timespec hs_ts; /* the handshake watchdog's */
 	struct blk_req *post; /* written, to flush (no FUA, writethrough) */
 };
 
@@ -301,6 +302,29 @@ static void nbd_check(struct blk_queue *q)
 		nbd_arm(q);
 }
 
+/* Timer tags: the backoff's is gen 0; a handshake's carries its socket. */
+#define NBD_HS_TIMER(gen) ((gen) << 1 | 1)
+#define NBD_HANDSHAKE_S 3
+
+/*
+ * A handshake that does not finish (a server that accepted and went
+ * quiet, a lost wakeup) must not leave the queue failing requests for
+ * good: after NBD_HANDSHAKE_S it counts as a lost connection.
+ */
+static void nbd_watch_handshake(struct blk_queue *q)
+{
+	struct blk_nbd_conn *conn = q->nbd;
+	struct io_uring_sqe *sqe = blk_get_sqe(q);
+
+	if (!sqe)
+		return;
+	conn->hs_ts.tv_sec = NBD_HANDSHAKE_S;
+	conn->hs_ts.tv_nsec = 0;
+	io_uring_prep_timeout(sqe, &conn->hs_ts, 0, 0);
+	io_uring_sqe_set_data64(
+		sqe, blk_tag(BLK_TAG_TIMER, NBD_HS_TIMER(conn->gen)));
+}
+
 static void nbd_reconnect(struct blk_queue *q)
 {
 	struct blk_nbd_conn *conn = q->nbd;
@@ -311,7 +335,24 @@ static void nbd_reconnect(struct blk_queue *q)
 		return;
 	}
 	conn->state = NBD_CONNECTING;
+	nbd_watch_handshake(q);
 	nbd_check(q);
+}
+
+static void nbd_timer(struct blk_queue *q, uint64_t tag, int res)
+{
+	struct blk_nbd_conn *conn = q->nbd;
+	uint64_t g = tag >> 8;
+
+	if (res != -ETIME || q->phase != BLK_RUNNING)
+		return;
+	if (!(g & 1)) {
+		if (!conn->h)
+			nbd_reconnect(q);
+	} else if (conn->h && conn->state == NBD_CONNECTING &&
+		   g >> 1 == conn->gen) {
+		nbd_lost(q);
+	}
 }
 
 /*
@@ -336,8 +377,7 @@ static void nbd_event(struct blk_queue *q, uint64_t tag, int res,
 	enum blk_tag type = (enum blk_tag)((tag >> 1) & 0x7f);
 
 	if (type == BLK_TAG_TIMER) {
-		if (res == -ETIME && q->phase == BLK_RUNNING && !conn->h)
-			nbd_reconnect(q);
+		nbd_timer(q, tag, res);
 		return;
 	}
 	if (tag >> 8 != conn->gen || !conn->h)
