@@ -120,6 +120,19 @@ static bool dec(const char *s, char *out, size_t size)
 	return true;
 }
 
+/* A decoded value of any length up to PATH_MAX, in a new string. */
+static bool dec_dup(const char *s, char **out)
+{
+	char buf[PATH_MAX];
+
+	free(*out);
+	*out = NULL;
+	if (!dec(s, buf, sizeof(buf)))
+		return false;
+	*out = strdup(buf);
+	return *out != NULL;
+}
+
 static bool get_opt_u32(const char *v, bool *has, uint32_t *out)
 {
 	*has = strcmp(v, "-") != 0;
@@ -137,7 +150,7 @@ static bool parse_word(struct dev_rec *r, const char *k, const char *v)
 	if (!strcmp(k, "mgmtdev"))
 		return dec(v, r->mgmtdev, sizeof(r->mgmtdev));
 	if (!strcmp(k, "path"))
-		return dec(v, r->path, sizeof(r->path));
+		return dec_dup(v, &r->path);
 	if (!strcmp(k, "serial"))
 		return dec(v, r->serial, sizeof(r->serial));
 	if (!strcmp(k, "ifname"))
@@ -165,8 +178,9 @@ static bool parse_word(struct dev_rec *r, const char *k, const char *v)
 		return get_opt_u32(v, &r->opts.has_owner, &r->opts.owner);
 	if (!strcmp(k, "group"))
 		return get_opt_u32(v, &r->opts.has_group, &r->opts.group);
-	if (!strcmp(k, "mode"))
-		return get_opt_u32(v, &r->opts.has_mode, &r->opts.mode);
+	if (!strcmp(k, "mode")) /* a hand-edited file gets the checks too */
+		return get_opt_u32(v, &r->opts.has_mode, &r->opts.mode) &&
+		       r->opts.mode <= 07777;
 	if (sscanf(v, "%u", &n) != 1)
 		return false;
 	if (!strcmp(k, "mtu"))
@@ -191,6 +205,7 @@ static bool parse_line(char *line, struct dev_rec *r)
 {
 	char *save = NULL, *w, *eq;
 
+	free(r->path);
 	memset(r, 0, sizeof(*r));
 	for (w = strtok_r(line, " \n", &save); w;
 	     w = strtok_r(NULL, " \n", &save)) {
@@ -201,7 +216,11 @@ static bool parse_line(char *line, struct dev_rec *r)
 		if (!parse_word(r, w, eq + 1))
 			return false;
 	}
-	r->cfg.blk.path = *r->path ? r->path : NULL;
+	if (r->path && !*r->path) {
+		free(r->path);
+		r->path = NULL;
+	}
+	r->cfg.blk.path = r->path;
 	r->cfg.blk.serial = *r->serial ? r->serial : NULL;
 	r->opts.ifname = *r->ifname ? r->ifname : NULL;
 	return *r->name && *r->mgmtdev;
@@ -219,7 +238,12 @@ static void keep_dormant(struct daemon *d, const struct dev_rec *r)
 	if (!k)
 		return;
 	*k = *r;
-	k->cfg.blk.path = r->cfg.blk.path ? k->path : NULL;
+	k->path = r->path ? strdup(r->path) : NULL;
+	if (r->path && !k->path) {
+		free(k);
+		return;
+	}
+	k->cfg.blk.path = k->path;
 	k->cfg.blk.serial = r->cfg.blk.serial ? k->serial : NULL;
 	k->opts.ifname = NULL;
 	k->dormant = true;
@@ -264,7 +288,7 @@ static int restore_one(struct daemon *d, struct dev_rec *r)
 void state_devices_restore(struct daemon *d)
 {
 	char path[PATH_MAX + 64], *line = malloc(LINE_MAX_LEN);
-	struct dev_rec *r = malloc(sizeof(*r));
+	struct dev_rec *r = calloc(1, sizeof(*r));
 	unsigned int lineno = 0, restored = 0, failed = 0;
 	FILE *f;
 
@@ -289,6 +313,8 @@ void state_devices_restore(struct daemon *d)
 		} else {
 			restored++;
 		}
+		free(r->path); /* the records made from @r have copies */
+		r->path = NULL;
 	}
 	vdpa_bus_unlock(d->bus);
 	fclose(f);

@@ -204,11 +204,16 @@ struct dev_rec *state_dev_add(struct daemon *d, struct vdpa_device *vdev,
 	r->index = vdev->index;
 	r->cfg = *cfg;
 	r->cfg.restoring = false;
-	snprintf(r->path, sizeof(r->path), "%s",
-		 cfg->blk.path ? cfg->blk.path : "");
+	free(r->path);
+	r->path = cfg->blk.path ? strdup(cfg->blk.path) : NULL;
+	if (cfg->blk.path && !r->path) {
+		list_del(&r->link);
+		free(r);
+		return NULL;
+	}
 	snprintf(r->serial, sizeof(r->serial), "%s",
 		 cfg->blk.serial ? cfg->blk.serial : "");
-	r->cfg.blk.path = cfg->blk.path ? r->path : NULL;
+	r->cfg.blk.path = r->path;
 	r->cfg.blk.serial = cfg->blk.serial ? r->serial : NULL;
 	r->opts = *opts;
 	r->opts.driver = NULL;
@@ -224,6 +229,7 @@ void state_dev_del(struct daemon *d, const char *name)
 
 	if (r) {
 		list_del(&r->link);
+		free(r->path);
 		free(r);
 	}
 }
@@ -235,8 +241,10 @@ void state_free(struct daemon *d)
 
 	list_for_each_entry_safe(o, on, &d->overrides, link)
 		free(o);
-	list_for_each_entry_safe(r, rn, &d->devs, link)
+	list_for_each_entry_safe(r, rn, &d->devs, link) {
+		free(r->path);
 		free(r);
+	}
 	list_init(&d->overrides);
 	list_init(&d->devs);
 }

@@ -35,7 +35,7 @@ struct dev_rec {
 	char mgmtdev[VDPA_NAME_MAX];
 	unsigned int index;
 	struct vdpa_dev_set_config cfg; /* blk.path and blk.serial: below */
-	char path[PATH_MAX];
+	char *path; /* owned; most devices have none */
 	char serial[24];
 	struct mgmt_dev_opts opts; /* driver and ifname: NULL here */
 	char ifname[16]; /* "": the device's name */

@@ -111,3 +111,26 @@ def test_vdpasim_blk_ramdisk_survives(tmpbase):
             assert f.read(20) == bytes(20)
     finally:
         assert d.stop() == 0
+
+
+def test_blk_parent_restored_with_its_path(tmpbase):
+    """A blk device's image path (with a space and a %, encoded in the
+    file) and settings come back after a SIGKILL."""
+    need_cli()
+    img = os.path.join(tmpbase, "disk 100%.img")
+    with open(img, "wb") as f:
+        f.truncate(8 << 20)
+    d = Daemon(tmpbase).start()
+    d.cli("dev", "add", "name", "b0", "mgmtdev", "blk", "path", img,
+          "num_queues", "2", "serial", "s-1", "readonly", check=0)
+    before = snapshot(d)
+    d.stop(signal.SIGKILL)
+    d = Daemon(tmpbase).start()
+    try:
+        assert snapshot(d) == before
+        assert "num_queues 2 " in before[1] and "read_only true" in before[1]
+        with open(os.path.join(d.state_dir, "devices")) as f:
+            assert "path=" + img.replace("%", "%25").replace(" ", "%20") \
+                in f.read()
+    finally:
+        assert d.stop() == 0
