@@ -74,28 +74,17 @@ static void put_rec(FILE *f, const struct dev_rec *r)
 	fputc('\n', f);
 }
 
-int state_devices_save(struct daemon *d)
+static void put_recs(struct daemon *d, FILE *f)
 {
 	struct dev_rec *r;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int ret;
 
-	if (!f)
-		return -ENOMEM;
 	list_for_each_entry(r, &d->devs, link)
 		put_rec(f, r);
-	if (fclose(f)) {
-		free(buf);
-		return -ENOMEM;
-	}
-	ret = state_write_file(d, DEVICES_FILE, buf, len);
-	free(buf);
-	if (ret)
-		log_err("cannot save %s/%s: %s", d->opts.state_dir,
-			DEVICES_FILE, strerror(-ret));
-	return ret;
+}
+
+int state_devices_save(struct daemon *d)
+{
+	return state_save(d, DEVICES_FILE, put_recs);
 }
 
 /* Decode a percent-encoded value into @out (@size bytes); false: bad. */

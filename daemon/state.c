@@ -86,27 +86,37 @@ int state_write_file(struct daemon *d, const char *file, const char *buf,
 	return 0;
 }
 
-static int overrides_save(struct daemon *d)
+int state_save(struct daemon *d, const char *file,
+	       void (*put)(struct daemon *d, FILE *f))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int ret = -ENOMEM;
+
+	if (f) {
+		put(d, f);
+		if (!fclose(f))
+			ret = state_write_file(d, file, buf, len);
+		free(buf);
+	}
+	if (ret)
+		log_err("cannot save %s/%s: %s", d->opts.state_dir, file,
+			strerror(-ret));
+	return ret;
+}
+
+static void put_overrides(struct daemon *d, FILE *f)
 {
 	struct override *o;
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	int ret;
 
 	list_for_each_entry(o, &d->overrides, link)
-		cap += strlen(o->name) + strlen(o->driver) + 2;
-	buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	list_for_each_entry(o, &d->overrides, link)
-		len += (size_t)sprintf(buf + len, "%s %s\n", o->name,
-				       o->driver);
-	ret = state_write_file(d, OVERRIDES_FILE, buf, len);
-	free(buf);
-	if (ret)
-		log_err("cannot save %s/%s: %s", d->opts.state_dir,
-			OVERRIDES_FILE, strerror(-ret));
-	return ret;
+		fprintf(f, "%s %s\n", o->name, o->driver);
+}
+
+static int overrides_save(struct daemon *d)
+{
+	return state_save(d, OVERRIDES_FILE, put_overrides);
 }
 
 const char *state_override(struct daemon *d, const char *name)

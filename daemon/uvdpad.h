@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <uvdpa/list.h>
 #include <uvdpa/mgmt_server.h>
@@ -93,6 +94,9 @@ void state_load(struct daemon *d);
 void state_free(struct daemon *d);
 int state_write_file(struct daemon *d, const char *file, const char *buf,
 		     size_t len);
+/* Rewrite @file with what @put prints (atomically); 0 or -errno, logged. */
+int state_save(struct daemon *d, const char *file,
+	       void (*put)(struct daemon *d, FILE *f));
 const char *state_override(struct daemon *d, const char *name);
 /* @driver NULL: forget the override. */
 int state_set_override(struct daemon *d, const char *name, const char *driver);
