@@ -25,6 +25,13 @@
  * microseconds, and it costs no clock read.
  */
 #define WORKER_EPOLL_ROUNDS 32
+/*
+ * Rounds in which no poll did work reuse one clock read for this many
+ * rounds: at queue depth 1 most rounds are such idle ones, each a few
+ * loads, and a clock read per round was a quarter of the worker's time.
+ * A window then ends at most this many idle rounds late, never early.
+ */
+#define WORKER_CLOCK_ROUNDS 16
 #define WORKER_MAX_EVENTS 64
 
 struct worker_call {
@@ -47,7 +54,9 @@ struct vdpa_worker {
 	struct vdpa_poll *active; /* polls being served or busy-polled */
 	struct vdpa_poll *round_next; /* the next poll of the current round */
 	unsigned int rounds; /* since the last look at the epoll */
-	uint64_t now_ns; /* this round's clock, read when a poll needs it */
+	/* clock read when an idle poll needs it; 0: read again */
+	uint64_t now_ns;
+	unsigned int clock_rounds; /* rounds since now_ns was read */
 	bool stop;
 };
 
@@ -95,6 +104,8 @@ static void worker_run_calls(struct vdpa_worker *w)
 static void worker_activate(struct vdpa_worker *w, struct vdpa_poll *p)
 {
 	p->idle_since_ns = 0;
+	/* a window starts now: not at a read from before an epoll sleep */
+	w->now_ns = 0;
 	if (p->active)
 		return;
 	p->active = true;
@@ -121,11 +132,13 @@ static void worker_deactivate(struct vdpa_worker *w, struct vdpa_poll *p)
 	p->next_active = NULL;
 }
 
-/* The clock, read at most once a round and only when a poll is idle. */
+/* The clock, read only when a poll is idle and the last read is stale. */
 static uint64_t worker_now(struct vdpa_worker *w)
 {
-	if (!w->now_ns)
+	if (!w->now_ns) {
 		w->now_ns = now_ns();
+		w->clock_rounds = 0;
+	}
 	return w->now_ns;
 }
 
@@ -139,6 +152,7 @@ static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p)
 		return;
 	if (done) {
 		p->idle_since_ns = 0;
+		w->now_ns = 0; /* work takes unknown time: the clock is stale */
 		return;
 	}
 	now = worker_now(w);
@@ -162,7 +176,8 @@ static void worker_round(struct vdpa_worker *w)
 {
 	struct vdpa_poll *p;
 
-	w->now_ns = 0;
+	if (++w->clock_rounds >= WORKER_CLOCK_ROUNDS)
+		w->now_ns = 0;
 	for (p = w->active; p; p = w->round_next) {
 		w->round_next = p->next_active;
 		worker_serve(w, p);

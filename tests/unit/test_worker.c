@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -515,6 +516,27 @@ static void call_runs_on_worker_thread(void **state)
 	tpoll_done(t);
 }
 
+static void mask_fn(void *arg)
+{
+	pthread_sigmask(SIG_BLOCK, NULL, arg);
+}
+
+/*
+ * A worker blocks the signals the daemon's control thread handles, but
+ * not the faults: a SIGBUS from a front end's shrunk memfd must reach
+ * the vhost-user back end's guard on the thread that touched it.
+ */
+static void workers_take_faults(void **state)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	assert_int_equal(vdpa_worker_call(w0(state), mask_fn, &mask), 0);
+	assert_true(sigismember(&mask, SIGTERM));
+	assert_false(sigismember(&mask, SIGBUS));
+	assert_false(sigismember(&mask, SIGSEGV));
+}
+
 /* Calls are served between rounds even while the worker busy-polls. */
 static void call_while_polling(void **state)
 {
@@ -682,6 +704,7 @@ int main(void)
 		T1(window_ends_in_sleep),
 		T1(call_runs_on_worker_thread),
 		T1(call_while_polling),
+		T1(workers_take_faults),
 		T1(many_polls_one_worker),
 		T4(pick_balances_by_load),
 		cmocka_unit_test(pool_one_worker_per_cpu),
