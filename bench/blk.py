@@ -45,16 +45,14 @@ import argparse
 import os
 import shlex
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from benchlib import (QUIET, ROOT, check_built, med, spawn, stop,
+                      unwind_on_sigterm, wait_for, wait_quiet)
+
 QSD = os.environ.get("UVDPA_QSD", "qemu-storage-daemon")
-QUIET = 0.3  # CPUs the rest of the machine may use in a "quiet" run
 SIM_SIZE = 128  # MiB, vdpasim_blk's fixed disk
 
 # (name, --rw, sequential, block size, queue depth)
@@ -74,25 +72,6 @@ TWO_QUEUES = [
 ]
 
 
-def wait_for(path, proc, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if proc.poll() is not None or time.monotonic() > end:
-            raise RuntimeError(f"{proc.args[0]} did not create {path}")
-        time.sleep(0.02)
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def set_affinity(pid, cpus):
     """Every thread of pid onto cpus (io_uring's own workers may refuse)."""
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -107,24 +86,6 @@ def be_cpus(args):
     return [int(c) for c in args.be_cpu.split(",")]
 
 
-def busy_cpus(secs=0.5):
-    """CPUs' worth of work the whole machine did over secs (/proc/stat)."""
-    def busy():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-    b0 = busy()
-    time.sleep(secs)
-    return (busy() - b0) / secs
-
-
-def wait_quiet(args):
-    """Noisy neighbours: wait (up to --quiet-wait s) for an idle machine."""
-    end = time.monotonic() + args.quiet_wait
-    while busy_cpus() > 0.25 and time.monotonic() < end:
-        pass
-
-
 class Targets:
     """uvdpad (b0, b1) and two qemu-storage-daemons, each on its own file."""
 
@@ -137,10 +98,8 @@ class Targets:
     def spawn(self, argv, name, env=None):
         argv = ["taskset", "-c", self.args.be_cpu] + argv
         self.cmds.append(shlex.join(argv))
-        log = open(os.path.join(self.tmp, name + ".log"), "wb")
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
+        with open(os.path.join(self.tmp, name + ".log"), "wb") as log:
+            p = spawn(argv, log, env=env)
         self.procs.append(p)
         return p
 
@@ -268,15 +227,11 @@ def run(args, targets):
                     set_affinity(t, be_cpus(args) if sec == "1q" else every)
             k = rnd % len(names)
             for t in names[k:] + names[:k]:  # no target always runs first
-                wait_quiet(args)
+                wait_quiet(args.quiet_wait)
                 r = bench(args, targets, t, case_argv(args, sec, case, queues))
                 res.setdefault((sec, case[0], queues, t), []).append(r)
         print(f"# round {rnd + 1}/{args.rounds} done", flush=True)
     return res
-
-
-def med(rs, key):
-    return statistics.median(float(r[key]) for r in rs)
 
 
 def others(rs):
@@ -388,13 +343,11 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="no queue depth 32 in the one-queue section")
     args = ap.parse_args()
-    for exe in ("daemon/uvdpad", "cli/uvdpa", "bench/bench-vhost-blk"):
-        if not os.access(os.path.join(args.build, exe), os.X_OK):
-            sys.exit(f"{exe} is not built in {args.build}")
+    check_built(args.build,
+                ("daemon/uvdpad", "cli/uvdpa", "bench/bench-vhost-blk"))
     if not shutil.which(QSD):
         sys.exit(f"{QSD} not found")
-    # SIGTERM unwinds like ^C: the finally below stops what was started
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    unwind_on_sigterm()
     tmp = tempfile.mkdtemp(prefix="uvdpa-blkb-")
     targets = Targets(args, tmp)
     try:

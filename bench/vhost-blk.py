@@ -23,43 +23,16 @@ Every process started here is stopped by its pid.
 import argparse
 import os
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from benchlib import (QUIET, ROOT, check_built, cpu_s, med, spawn, stop,
+                      unwind_on_sigterm, wait_for, wait_quiet)
+
 DISK = 128 << 20
 QSD = os.environ.get("UVDPA_QSD", "qemu-storage-daemon")
-QUIET = 0.3  # CPUs the rest of the machine may use in a "quiet" run
-
-
-def wait_for(path, proc, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if proc.poll() is not None or time.monotonic() > end:
-            raise RuntimeError(f"{proc.args[0]} did not create {path}")
-        time.sleep(0.02)
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def cpu_s(pid):
-    """utime + stime of every thread of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Targets:
@@ -67,11 +40,9 @@ class Targets:
         self.args, self.tmp, self.procs = args, tmp, []
         self.sockets, self.pids = {}, {}
 
-    def spawn(self, argv, log, env=None):
-        argv = ["taskset", "-c", str(self.args.be_cpu)] + argv
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
+    def spawn(self, argv, name, env=None):
+        with open(os.path.join(self.tmp, name + ".log"), "wb") as log:
+            p = spawn(argv, log, self.args.be_cpu, env)
         self.procs.append(p)
         return p
 
@@ -79,11 +50,10 @@ class Targets:
         run = os.path.join(self.tmp, "run")
         env = dict(os.environ, UVDPA_RUNTIME_DIR=run)
         build = self.args.build
-        log = open(os.path.join(self.tmp, "uvdpad.log"), "wb")
         p = self.spawn([os.path.join(build, "daemon", "uvdpad"),
                         "--runtime-dir", run, "--state-dir",
                         os.path.join(self.tmp, "state"),
-                        "--log-level", "warn"], log, env)
+                        "--log-level", "warn"], "uvdpad", env)
         wait_for(os.path.join(run, "uvdpad.sock"), p)
         subprocess.run([os.path.join(build, "cli", "uvdpa"), "dev", "add",
                         "name", "blk0", "mgmtdev", "vdpasim_blk"],
@@ -99,8 +69,7 @@ class Targets:
             argv += ["--blockdev", b]
         argv += ["--export", "type=vhost-user-blk,id=e0,node-name=" + node +
                  ",addr.type=unix,addr.path=" + sock + ",writable=on"]
-        log = open(os.path.join(self.tmp, name + ".log"), "wb")
-        p = self.spawn(argv, log)
+        p = self.spawn(argv, name)
         wait_for(sock, p)
         self.sockets[name], self.pids[name] = sock, p.pid
 
@@ -121,24 +90,6 @@ class Targets:
             stop(p)
         if getattr(self, "img", None) and os.path.exists(self.img):
             os.unlink(self.img)
-
-
-def busy_cpus(secs=0.5):
-    """CPUs' worth of work the whole machine did over secs (/proc/stat)."""
-    def busy():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-    b0 = busy()
-    time.sleep(secs)
-    return (busy() - b0) / secs
-
-
-def wait_quiet(args):
-    """Noisy neighbours: wait (up to --quiet-wait s) for an idle machine."""
-    end = time.monotonic() + args.quiet_wait
-    while busy_cpus() > 0.25 and time.monotonic() < end:
-        pass
 
 
 def bench(args, target, sock, pid, extra):
@@ -187,17 +138,13 @@ def run(args, targets):
         for case in cases(args):
             rw, qd, w = case
             for t in order:  # alternate: no target always runs first
-                wait_quiet(args)
+                wait_quiet(args.quiet_wait)
                 r = bench(args, t, targets.sockets[t], targets.pids[t],
                           ["--rw", rw, "--qd", str(qd), "--wait", w,
                            "--seconds", str(args.seconds)])
                 res.setdefault((case, t), []).append(r)
         print(f"# round {rnd + 1}/{args.rounds} done", flush=True)
     return names, res
-
-
-def med(rs, key):
-    return statistics.median(float(r[key]) for r in rs)
 
 
 def report(names, res, idle, args):
@@ -257,11 +204,11 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="QD 1 and 128, polling only")
     args = ap.parse_args()
-    for exe in ("daemon/uvdpad", "cli/uvdpa", "bench/bench-vhost-blk"):
-        if not os.access(os.path.join(args.build, exe), os.X_OK):
-            sys.exit(f"{exe} is not built in {args.build}")
+    check_built(args.build,
+                ("daemon/uvdpad", "cli/uvdpa", "bench/bench-vhost-blk"))
     if not shutil.which(QSD):
         sys.exit(f"{QSD} not found")
+    unwind_on_sigterm()
     tmp = tempfile.mkdtemp(prefix="uvdpa-vhb-")
     targets = Targets(args, tmp)
     try:

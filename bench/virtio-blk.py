@@ -28,41 +28,17 @@ process started here is stopped by its pid.
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from benchlib import (QUIET, ROOT, check_built, cpu_s, machine_busy_s, med,
+                      stop, unwind_on_sigterm, wait_quiet)
+
 SIZE = 128 << 20
-QUIET = 0.3  # CPUs the rest of the machine may use in a "quiet" run
 REF = "fuse"
-
-
-def cpu_s(pid):
-    """utime + stime of every thread of pid, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def busy_cpus(secs=0.5):
-    """CPUs' worth of work the whole machine did over secs (/proc/stat)."""
-    def busy():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-    b0 = busy()
-    time.sleep(secs)
-    return (busy() - b0) / secs
-
-
-def wait_quiet(args):
-    end = time.monotonic() + args.quiet_wait
-    while busy_cpus() > 0.25 and time.monotonic() < end:
-        pass
 
 
 class Server:
@@ -81,14 +57,7 @@ class Server:
         self.pid = self.proc.pid
 
     def stop(self):
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc, 20)
 
 
 def fio(args, path, rw, bs, qd, seconds, size=SIZE):
@@ -119,16 +88,12 @@ def one(args, srv, case):
     rw, bs, qd = case
     c0 = cpu_s(srv.pid)
     t0 = time.monotonic()
-    with open("/proc/stat") as f:
-        v0 = [int(x) for x in f.readline().split()[1:9]]
+    b0 = machine_busy_s()
     iops, mbs, ios, fio_cpus = fio(args, srv.path, rw, bs, qd,
                                    args.seconds)
-    with open("/proc/stat") as f:
-        v1 = [int(x) for x in f.readline().split()[1:9]]
+    total = machine_busy_s() - b0
     wall = time.monotonic() - t0
     srv_cpu = cpu_s(srv.pid) - c0
-    tick = os.sysconf("SC_CLK_TCK")
-    total = ((sum(v1) - v1[3] - v1[4]) - (sum(v0) - v0[3] - v0[4])) / tick
     return {"iops": iops, "mbs": mbs,
             "cpu_us": srv_cpu / max(ios, 1) * 1e6,
             "srv_cpus": srv_cpu / wall,
@@ -145,15 +110,11 @@ def run(args, servers):
         order = servers[rnd % k:] + servers[:rnd % k]
         for case in cases(args):
             for s in order:
-                wait_quiet(args)
+                wait_quiet(args.quiet_wait)
                 res.setdefault((case, s.name), []).append(
                     one(args, s, case))
         print(f"# round {rnd + 1}/{args.rounds} done", flush=True)
     return res
-
-
-def med(rs, key):
-    return statistics.median(r[key] for r in rs)
 
 
 def report(args, res, names):
@@ -216,9 +177,9 @@ def main():
     args.fe_cpu = args.be_cpu = None
     if args.pin:
         args.fe_cpu, args.be_cpu = (int(x) for x in args.pin.split(","))
-    for exe in ("bench-virtio-blk", "bench-fuse-passthrough"):
-        if not os.access(os.path.join(args.build, "bench", exe), os.X_OK):
-            sys.exit(f"{exe} is not built in {args.build}")
+    check_built(args.build, ("bench/bench-virtio-blk",
+                             "bench/bench-fuse-passthrough"))
+    unwind_on_sigterm()
     tmp = tempfile.mkdtemp(prefix="uvdpa-bench-vblk.")
     backing = os.path.join(args.shm, f"uvdpa-bench-vblk.{os.getpid()}")
     servers = []
