@@ -492,7 +492,8 @@ static int read_config(struct bench *b)
 
 	if (ret)
 		return ret;
-	b->blocks = le64toh(c.capacity) * 512 / b->o->bs;
+	/* divided, not multiplied: a huge capacity must not wrap */
+	b->blocks = le64toh(c.capacity) / (b->o->bs / 512);
 	if (b->fe.features & (1ull << VIRTIO_BLK_F_SIZE_MAX))
 		b->size_max = le32toh(c.size_max);
 	if (b->fe.features & (1ull << VIRTIO_BLK_F_SEG_MAX))
@@ -731,12 +732,14 @@ static unsigned int parse_size(const char *s)
 {
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
+	unsigned int shift = 0;
 
 	if (*end == 'k' || *end == 'K')
-		v <<= 10, end++;
+		shift = 10, end++;
 	else if (*end == 'm' || *end == 'M')
-		v <<= 20, end++;
-	return *end || v > MAX_BS ? 0 : (unsigned int)v;
+		shift = 20, end++;
+	/* bound before the shift, which could wrap a huge number small */
+	return *end || v > MAX_BS >> shift ? 0 : (unsigned int)(v << shift);
 }
 
 static void parse_cpus(const char *s, struct opts *o)
