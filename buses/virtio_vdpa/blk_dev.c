@@ -18,7 +18,10 @@
 /* Where the arena sits in the device's map: not this process's address. */
 #define VV_ARENA_IOVA 0x100000000ull
 
-/* Linux virtio_blk's feature table, less what it has no use for here. */
+/*
+ * Linux virtio_blk's feature table, less what it has no use for here:
+ * DISCARD (a punched hole is WRITE_ZEROES with UNMAP, see blk_fuse.c).
+ */
 #define VV_BLK_FEATURES                                                        \
 	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |     \
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |                                    \
@@ -26,7 +29,7 @@
 	 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) | BIT_ULL(VIRTIO_BLK_F_SEG_MAX) |      \
 	 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) | BIT_ULL(VIRTIO_BLK_F_FLUSH) |        \
 	 BIT_ULL(VIRTIO_BLK_F_RO) | BIT_ULL(VIRTIO_BLK_F_MQ) |                 \
-	 BIT_ULL(VIRTIO_BLK_F_DISCARD) | BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |  \
+	 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |                                  \
 	 BIT_ULL(VIRTIO_BLK_F_CONFIG_WCE) | BIT_ULL(VIRTIO_BLK_F_TOPOLOGY))
 
 #define vv_cfg(b, field, ptr)                                                  \
@@ -49,10 +52,15 @@ static uint32_t vv_cfg32(struct vv_blk *b, unsigned int off)
 uint64_t vv_blk_size(const struct vv_blk *b)
 {
 	uint64_t cap = __atomic_load_n(&b->capacity, __ATOMIC_RELAXED);
+	uint64_t size =
+		cap > (uint64_t)INT64_MAX >> 9 ? (uint64_t)INT64_MAX : cap << 9;
 
-	/* a file size is an off_t */
-	return cap > (uint64_t)INT64_MAX >> 9 ? (uint64_t)INT64_MAX & ~511ull
-					      : cap << 9;
+	/*
+	 * A file size is an off_t, and whole blocks: every request covers
+	 * whole blocks, and one reaching into a capacity's partial last block
+	 * would go past the device's end.
+	 */
+	return size & ~(uint64_t)(b->lbs - 1);
 }
 
 static uint64_t vv_read_capacity(struct vv_blk *b)
@@ -63,10 +71,15 @@ static uint64_t vv_read_capacity(struct vv_blk *b)
 	return le64toh(cap);
 }
 
-/* Sectors per WRITE_ZEROES or DISCARD request: 0 in the config is none. */
-static uint32_t vv_zero_max(struct vv_blk *b, unsigned int off)
+/*
+ * Sectors per WRITE_ZEROES request, whole blocks: 0 in the config is no
+ * limit. A limit below one block leaves no request to make: 0.
+ */
+static uint32_t vv_zero_max(struct vv_blk *b)
 {
-	uint32_t v = vv_cfg32(b, off), per_block = b->lbs >> 9;
+	uint32_t v = vv_cfg32(b, offsetof(struct virtio_blk_config,
+					  max_write_zeroes_sectors));
+	uint32_t per_block = b->lbs >> 9;
 
 	if (!v)
 		v = UINT32_MAX;
@@ -104,15 +117,16 @@ static int vv_blk_geometry(struct vv_blk *b, struct vdpa_extack *ext)
 	b->ro = vv_has(b, VIRTIO_BLK_F_RO);
 	b->flush = vv_has(b, VIRTIO_BLK_F_FLUSH);
 	b->wz = vv_has(b, VIRTIO_BLK_F_WRITE_ZEROES);
-	b->discard = vv_has(b, VIRTIO_BLK_F_DISCARD);
 	if (b->wz)
-		b->max_zero =
-			vv_zero_max(b, offsetof(struct virtio_blk_config,
-						max_write_zeroes_sectors));
-	if (b->discard)
-		b->max_discard =
-			vv_zero_max(b, offsetof(struct virtio_blk_config,
-						max_discard_sectors));
+		b->max_zero = vv_zero_max(b);
+	if (b->wz && !b->max_zero) {
+		/* a request of 0 sectors would make no progress, forever */
+		vv_fs_log(b->fs, 1,
+			  "%s: max_write_zeroes_sectors is below a block of %u "
+			  "bytes: no fallocate",
+			  b->name, blk);
+		b->wz = false;
+	}
 	b->capacity = vv_read_capacity(b);
 	return 0;
 }

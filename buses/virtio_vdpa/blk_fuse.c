@@ -500,7 +500,7 @@ static int vv_fallocate(struct vv_blk *b, fuse_req_t req, int mode,
 	}
 	if (!b->wz)
 		return -EOPNOTSUPP;
-	return vv_io_zero(b, req, VIRTIO_BLK_T_WRITE_ZEROES, flags, off, len);
+	return vv_io_zero(b, req, flags, off, len);
 }
 
 static void vv_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,

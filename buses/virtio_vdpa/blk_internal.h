@@ -119,8 +119,7 @@ struct vv_op {
 	fuse_req_t req;
 	struct vv_group *group;
 	enum vv_op_kind kind;
-	uint32_t zero_type; /* VV_OP_ZERO: WRITE_ZEROES or DISCARD */
-	uint32_t zero_flags;
+	uint32_t zero_flags; /* VV_OP_ZERO: WRITE_ZEROES flags */
 	uint64_t off; /* the caller's range, in bytes */
 	uint64_t len;
 	uint64_t start; /* the device range, whole blocks */
@@ -153,9 +152,8 @@ struct vv_blk {
 	uint32_t blksize; /* st_blksize */
 	uint32_t seg_bytes; /* bytes per data segment */
 	uint32_t seg_max; /* data segments per request */
-	uint32_t max_zero; /* sectors per WRITE_ZEROES request */
-	uint32_t max_discard; /* sectors per DISCARD request */
-	bool ro, flush, wz, discard;
+	uint32_t max_zero; /* sectors per WRITE_ZEROES request, whole blocks */
+	bool ro, flush, wz;
 
 	mode_t mode; /* chmod and chown stick until the device goes */
 	uid_t uid;
@@ -188,9 +186,9 @@ int vv_io_rw(struct vv_blk *b, fuse_req_t req, enum vv_op_kind kind,
 	     uint64_t off, uint64_t len, const void *data);
 /* FLUSH, answered on @req or counted in @group. */
 int vv_io_flush(struct vv_blk *b, fuse_req_t req, struct vv_group *group);
-/* WRITE_ZEROES or DISCARD of whole blocks. */
-int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t type, uint32_t flags,
-	       uint64_t off, uint64_t len);
+/* WRITE_ZEROES of whole blocks. */
+int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t flags, uint64_t off,
+	       uint64_t len);
 /* Collect queue @q's completed chains. */
 void vv_io_complete(struct vv_queue *q);
 /* Collect what the rings of every device hold; the chains collected. */

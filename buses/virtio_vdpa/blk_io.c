@@ -370,10 +370,7 @@ static int vv_add_data(struct vv_op *op, struct vv_slot *s)
 
 static int vv_add_zero(struct vv_op *op, struct vv_slot *s)
 {
-	struct vv_blk *b = op->b;
-	uint32_t max = op->zero_type == VIRTIO_BLK_T_DISCARD ? b->max_discard
-							     : b->max_zero;
-	uint64_t num = min_u64((op->total - op->cursor) >> 9, max);
+	uint64_t num = min_u64((op->total - op->cursor) >> 9, op->b->max_zero);
 	struct vq_buf bufs[3];
 	int ret;
 
@@ -384,7 +381,7 @@ static int vv_add_zero(struct vv_op *op, struct vv_slot *s)
 		s->iova + offsetof(struct vv_slot_mem, seg),
 		sizeof(s->mem->seg),
 	};
-	ret = vv_chain_add(op, s, bufs, 2, 1, op->zero_type, 0);
+	ret = vv_chain_add(op, s, bufs, 2, 1, VIRTIO_BLK_T_WRITE_ZEROES, 0);
 	if (ret == 1)
 		op->cursor += num << 9;
 	return ret;
@@ -609,8 +606,8 @@ int vv_io_flush(struct vv_blk *b, fuse_req_t req, struct vv_group *group)
 	return 0;
 }
 
-int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t type, uint32_t flags,
-	       uint64_t off, uint64_t len)
+int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t flags, uint64_t off,
+	       uint64_t len)
 {
 	struct vv_op *op = vv_op_new(b, req, VV_OP_ZERO, off, len);
 
@@ -618,7 +615,6 @@ int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t type, uint32_t flags,
 		return -ENOMEM;
 	op->off = off;
 	op->len = len;
-	op->zero_type = type;
 	op->zero_flags = flags;
 	return vv_op_submit(op, NULL);
 }
