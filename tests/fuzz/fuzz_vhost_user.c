@@ -42,6 +42,8 @@
 #include <uvdpa/worker.h>
 
 #include "fuzz_input.h"
+#include "fuzz_sim.h"
+#include "lib/vhost_user/msg.h"
 
 #define GUEST_SIZE (256u << 10)
 #define MAX_RECORDS 96
@@ -79,12 +81,8 @@ struct session {
 	unsigned int nchans;
 };
 
-static struct vdpa_bus *bus;
-static struct vdpa_worker_pool *pool;
-static struct vdpa_mgmt_dev *mdev_net, *mdev_blk;
-static struct vdpa_device *dev_net, *dev_blk;
+static struct fz_sim fz;
 static char dir[64], sock_path[96];
-static bool truncate_ok; /* a worker may fault on a shrunk memfd */
 
 static int count_fds(void)
 {
@@ -106,78 +104,15 @@ static void cleanup_dir(void)
 	rmdir(dir);
 }
 
-static struct vdpa_device *dev_add(struct vdpa_mgmt_dev *m, const char *name)
-{
-	struct vdpa_dev_set_config cfg = { 0 };
-	struct vdpa_device *vdev;
-
-	if (vdpa_mgmtdev_dev_add(m, name, &cfg, NULL))
-		abort();
-	vdpa_bus_read_lock(bus);
-	vdev = vdpa_find_device(bus, name);
-	vdpa_bus_read_unlock(bus);
-	return vdev;
-}
-
-/*
- * Whether the workers leave SIGBUS unblocked, which the back end's guard
- * against a shrunk memfd needs: a blocked fault signal kills the process
- * whatever its handler. Until lib/worker/worker.c unblocks it, shrinking
- * the memfd under a running ring would only find that known bug again.
- */
-static bool workers_take_sigbus(void)
-{
-	char path[64], line[256], comm[32];
-	bool found = false, ok = false;
-	struct dirent *e;
-	DIR *d = opendir("/proc/self/task");
-	FILE *f;
-
-	while (d && (e = readdir(d)) && !found) {
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 e->d_name);
-		f = fopen(path, "r");
-		found = f && fgets(comm, sizeof(comm), f) &&
-			!strncmp(comm, "fz-vu-0", 7);
-		if (f)
-			fclose(f);
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
-			 e->d_name);
-		f = found ? fopen(path, "r") : NULL;
-		while (f && fgets(line, sizeof(line), f))
-			if (!strncmp(line, "SigBlk:", 7))
-				ok = !(strtoull(line + 7, NULL, 16) &
-				       (1ull << (SIGBUS - 1)));
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	if (!ok)
-		fprintf(stderr, "fuzz_vhost_user: the workers block SIGBUS: "
-				"no memfd shrinking\n");
-	return ok;
-}
-
 /* Once: a bus, one worker, a device of each simulator, a socket dir. */
 static void setup(void)
 {
-	bus = vdpa_bus_new();
-	pool = vdpa_worker_pool_new(1, "fz-vu");
-	mdev_net = vdpasim_net_mgmtdev_new(pool);
-	mdev_blk = vdpasim_blk_mgmtdev_new(pool);
-	if (!bus || !pool || !mdev_net || !mdev_blk ||
-	    vdpa_mgmtdev_register(bus, mdev_net) ||
-	    vdpa_mgmtdev_register(bus, mdev_blk))
-		abort();
-	dev_net = dev_add(mdev_net, "fz-net");
-	dev_blk = dev_add(mdev_blk, "fz-blk");
+	fz_sim_setup(&fz, "fz-vu");
 	snprintf(dir, sizeof(dir), "/tmp/uvdpa-fuzz-vu-XXXXXX");
-	if (!dev_net || !dev_blk || !mkdtemp(dir))
+	if (!mkdtemp(dir))
 		abort();
 	snprintf(sock_path, sizeof(sock_path), "%s/vu.sock", dir);
 	atexit(cleanup_dir);
-	truncate_ok = workers_take_sigbus();
 }
 
 /* The back end's messages are formatted even when nobody reads them. */
@@ -185,10 +120,6 @@ static void be_log(void *ctx, enum vu_log_level level, const char *msg)
 {
 	if (getenv("FUZZ_VU_LOG"))
 		fprintf(stderr, "be: %s\n", msg);
-}
-
-static void noop(void *arg)
-{
 }
 
 static void keep(struct session *s, int fd, enum kept_kind kind)
@@ -230,26 +161,6 @@ static int make_fd(struct session *s, uint32_t req, bool wrong)
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	keep(s, dup(fd), K_EVENTFD);
 	return fd;
-}
-
-static ssize_t send_with_fds(int sock, const void *buf, size_t len,
-			     const int *fds, unsigned int nfds)
-{
-	char cbuf[CMSG_SPACE(MAX_SEND_FDS * sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-
-	if (nfds) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Read and drop what the back end sent (and any fd riding on it). */
@@ -312,8 +223,6 @@ static void op_truncate(struct session *s, struct fz_in *in)
 {
 	uint32_t len = fz_u32(in) % (GUEST_SIZE + 1);
 
-	if (!truncate_ok)
-		return;
 	if (ftruncate(s->memfd, len))
 		abort();
 	s->guest_len = len;
@@ -329,7 +238,16 @@ static void op_kick(struct session *s, struct fz_in *in)
 	if (write(s->efds[k % s->nefds], &one, sizeof(one)) < 0)
 		return; /* saturated: a kick is pending anyway */
 	/* the worker looks at what the kick announced before this returns */
-	vdpa_worker_call(vdpa_worker_get(pool, 0), noop, NULL);
+	fz_sim_barrier(&fz);
+}
+
+/* One sendmsg, whatever the fds (the framing's own, with no checks). */
+static int send_part(int sock, const void *buf, size_t len, const int *fds,
+		     unsigned int nfds)
+{
+	ssize_t n = vu_sendmsg(sock, buf, len, fds, nfds, MSG_DONTWAIT);
+
+	return n < 0 ? (int)n : 0;
 }
 
 /* One message record: 0, or < 0 when the back end dropped the peer. */
@@ -359,17 +277,14 @@ static int op_msg(struct session *s, uint8_t req, struct fz_in *in)
 		/* fds ride with both parts: more than 8 in all, in two cmsgs */
 		unsigned int first = n ? nfds / 2 : nfds;
 
-		if (send_with_fds(s->sock, buf, VU_HDR_SIZE, fds, first) < 0)
-			ret = -errno;
+		ret = send_part(s->sock, buf, VU_HDR_SIZE, fds, first);
 		if (!ret)
 			ret = serve(s);
-		if (!ret && n &&
-		    send_with_fds(s->sock, buf + VU_HDR_SIZE, n, fds + first,
-				  nfds - first) < 0)
-			ret = -errno;
-	} else if (send_with_fds(s->sock, buf, VU_HDR_SIZE + n, fds, nfds) <
-		   0) {
-		ret = -errno;
+		if (!ret && n)
+			ret = send_part(s->sock, buf + VU_HDR_SIZE, n,
+					fds + first, nfds - first);
+	} else {
+		ret = send_part(s->sock, buf, VU_HDR_SIZE + n, fds, nfds);
 	}
 	for (unsigned int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -459,10 +374,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct session s = { 0 };
 	int fds0, reconnects = 0;
 
-	if (!bus)
+	if (!fz.bus)
 		setup();
 	fds0 = count_fds();
-	session_open(&s, fz_u8(&in) & 1 ? dev_net : dev_blk);
+	session_open(&s, fz_u8(&in) & 1 ? fz.net : fz.blk);
 	for (int r = 0; r < MAX_RECORDS && in.left; r++)
 		if (!record(&s, &in, &reconnects))
 			break;

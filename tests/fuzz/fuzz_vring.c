@@ -33,6 +33,7 @@
 #include <uvdpa/worker.h>
 
 #include "fuzz_input.h"
+#include "fuzz_sim.h"
 
 #define PAGE 4096u
 #define NPAGES 16u
@@ -281,50 +282,7 @@ static void fuzz_ring(struct mem *m, const struct qcfg *q, uint64_t features,
 
 /* ---- modes 1 and 2: a simulator device serves the rings ---- */
 
-static struct vdpa_bus *bus;
-static struct vdpa_worker_pool *pool;
-static struct vdpa_mgmt_dev *mdev_net, *mdev_blk;
-static struct vdpa_device *dev_net, *dev_blk;
-
-static struct vdpa_device *dev_add(struct vdpa_mgmt_dev *m, const char *name)
-{
-	struct vdpa_dev_set_config cfg = { 0 };
-	struct vdpa_device *vdev;
-
-	if (vdpa_mgmtdev_dev_add(m, name, &cfg, NULL))
-		abort();
-	vdpa_bus_read_lock(bus);
-	vdev = vdpa_find_device(bus, name);
-	vdpa_bus_read_unlock(bus);
-	return vdev;
-}
-
-/* Set up once: the bus, one worker, a device of each simulator. */
-static void sim_setup(void)
-{
-	bus = vdpa_bus_new();
-	pool = vdpa_worker_pool_new(1, "fz-vring");
-	mdev_net = vdpasim_net_mgmtdev_new(pool);
-	mdev_blk = vdpasim_blk_mgmtdev_new(pool);
-	if (!bus || !pool || !mdev_net || !mdev_blk ||
-	    vdpa_mgmtdev_register(bus, mdev_net) ||
-	    vdpa_mgmtdev_register(bus, mdev_blk))
-		abort();
-	dev_net = dev_add(mdev_net, "fz-net");
-	dev_blk = dev_add(mdev_blk, "fz-blk");
-	if (!dev_net || !dev_blk)
-		abort();
-}
-
-static void noop(void *arg)
-{
-}
-
-/* Let the worker finish a round: what was kicked has been looked at. */
-static void sim_barrier(void)
-{
-	vdpa_worker_call(vdpa_worker_get(pool, 0), noop, NULL);
-}
+static struct fz_sim fz;
 
 static void sim_queue(struct vdpa_device *vdev, uint16_t i,
 		      const struct qcfg *q, int callfd)
@@ -366,7 +324,7 @@ static void sim_round(struct vdpa_device *vdev, struct mem *m, uint8_t ctl)
 	for (uint16_t i = 0; i < vdev->nvqs; i++)
 		if (ctl & (1u << i))
 			vdpa_kick_vq(vdev, i);
-	sim_barrier();
+	fz_sim_barrier(&fz);
 	if (ctl & 0x08)
 		vdpa_get_vq_state(vdev, (uint16_t)(ctl >> 4) % vdev->nvqs, &st);
 	if (ctl & 0x80) {
@@ -385,7 +343,7 @@ static void fuzz_sim(struct vdpa_device *vdev, struct mem *m,
 		abort();
 	vdpa_reset(vdev, VDPA_RESET_F_CLEAN_MAP);
 	if (sim_start(vdev, m, q, features, callfd)) {
-		sim_barrier();
+		fz_sim_barrier(&fz);
 		for (int r = 0; r < ROUNDS && in->left; r++) {
 			uint8_t ctl = fz_u8(in);
 
@@ -422,8 +380,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t mode = fz_u8(&in) % 3;
 	uint64_t features;
 
-	if (mode && !bus)
-		sim_setup();
+	if (mode && !fz.bus)
+		fz_sim_setup(&fz, "fz-vring");
 	if (mem_init(&m, &in))
 		abort(); /* the harness's own map must be valid */
 	features = fz_u64(&in);
@@ -435,7 +393,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mode == 0)
 		fuzz_ring(&m, &q[0], features, inflight, &in);
 	else
-		fuzz_sim(mode == 1 ? dev_net : dev_blk, &m, q, features, &in);
+		fuzz_sim(mode == 1 ? fz.net : fz.blk, &m, q, features, &in);
 	free(inflight);
 	mem_done(&m);
 	return 0;
