@@ -4,6 +4,7 @@
  * and the `blk` management device's settings. iproute2 has none of them;
  * they follow its style (a keyword and a value, a message on a bad value).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -154,7 +155,10 @@ int cli_opt_serial(struct cli_opts *o, char *arg)
 	return 0;
 }
 
-/* Bytes, with an optional K, M, G or T (powers of 1024). */
+/*
+ * Bytes, with an optional K, M, G or T (powers of 1024). Digits first:
+ * strtoull would take a blank or a sign, and "-1" wraps around.
+ */
 int cli_parse_size(const char *arg, uint64_t *bytes)
 {
 	static const char units[] = "KMGT";
@@ -162,14 +166,15 @@ int cli_parse_size(const char *arg, uint64_t *bytes)
 	const char *u;
 	char *end;
 
-	if (!arg || !*arg || *arg == '-')
+	if (!arg || !isdigit((unsigned char)*arg))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(arg, &end, 10);
-	if (end == arg || errno)
+	if (errno)
 		return -EINVAL;
 	if (*end) {
-		u = strchr(units, *end & ~0x20);
+		/* not *end & ~0x20: a blank became the NUL strchr() finds */
+		u = strchr(units, toupper((unsigned char)*end));
 		if (!u || end[1])
 			return -EINVAL;
 		for (long i = 0; i <= u - units; i++) {

@@ -286,6 +286,33 @@ static void test_numbers(void **state)
 	parsed_free(p);
 }
 
+static void test_parse_size(void **state)
+{
+	uint64_t b = 7;
+
+	assert_int_equal(cli_parse_size("512", &b), 0);
+	assert_int_equal(b, 512);
+	assert_int_equal(cli_parse_size("1k", &b), 0);
+	assert_int_equal(b, 1024);
+	assert_int_equal(cli_parse_size("3G", &b), 0);
+	assert_int_equal(b, 3ULL << 30);
+	assert_int_equal(cli_parse_size("16777215T", &b), 0);
+	assert_int_equal(b, 16777215ULL << 40);
+	b = 7;
+	/* a blank after the number once read as the fifth unit, 1024^5 */
+	assert_int_not_equal(cli_parse_size("1 ", &b), 0);
+	assert_int_not_equal(cli_parse_size("16777216T", &b), 0);
+	assert_int_not_equal(cli_parse_size("18446744073709551616", &b), 0);
+	assert_int_not_equal(cli_parse_size("1KB", &b), 0);
+	assert_int_not_equal(cli_parse_size("1P", &b), 0);
+	assert_int_not_equal(cli_parse_size("", &b), 0);
+	/* a sign or a blank first: strtoull would wrap "-N" around */
+	assert_int_not_equal(cli_parse_size("-1", &b), 0);
+	assert_int_not_equal(cli_parse_size(" -18446744073709551615", &b), 0);
+	assert_int_not_equal(cli_parse_size("+1", &b), 0);
+	assert_int_equal(b, 7);
+}
+
 static void expect_mac(const char *arg, int ret, const uint8_t *mac,
 		       const char *msg)
 {
@@ -403,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_lone_last_word),
 		cmocka_unit_test(test_device_features_hex),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_bad_mac_option),
 		cmocka_unit_test(test_put),
