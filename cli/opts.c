@@ -4,6 +4,7 @@
  * the messages and the quiet failures are iproute2 vdpa's, so scripts
  * written for `vdpa` behave the same with `uvdpa`.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -111,8 +112,8 @@ int cli_parse_lladdr(uint8_t *addr, int len, char *arg)
 }
 
 /* iproute2's get_u16/get_u32/get_u64: whole string, in range, no message. */
-static int parse_ull(const char *arg, int base, unsigned long long max,
-		     unsigned long long *val)
+int cli_parse_ull(const char *arg, int base, unsigned long long max,
+		  unsigned long long *val)
 {
 	unsigned long long v;
 	char *end;
@@ -125,6 +126,18 @@ static int parse_ull(const char *arg, int base, unsigned long long max,
 		return -1;
 	*val = v;
 	return 0;
+}
+
+/*
+ * uvdpa's own numbers: digits only. strtoull takes blanks and a sign
+ * first, and "-4294967295" wraps around to 1.
+ */
+int cli_parse_uint(const char *arg, int base, unsigned long long max,
+		   unsigned long long *val)
+{
+	if (!isdigit((unsigned char)*arg))
+		return -1;
+	return cli_parse_ull(arg, base, max, val);
 }
 
 static int missing(const char *what)
@@ -156,16 +169,23 @@ static int opt_mac(struct cli_opts *o, char *arg)
 	return cli_parse_lladdr(o->mac, CLI_ETH_ALEN, arg) < 0 ? -EINVAL : 0;
 }
 
+/* iproute2's numbers: a message when one is missing, none when wrong. */
+static int opt_num(const char *arg, int base, unsigned long long max,
+		   unsigned long long *v)
+{
+	if (!arg)
+		return missing("number expected");
+	return cli_parse_ull(arg, base, max, v);
+}
+
 static int opt_u16(uint16_t *val, char *arg)
 {
 	unsigned long long v;
+	int ret = opt_num(arg, 10, 0xffff, &v);
 
-	if (!arg)
-		return missing("number expected");
-	if (parse_ull(arg, 10, 0xffff, &v))
-		return -1;
-	*val = v;
-	return 0;
+	if (!ret)
+		*val = v;
+	return ret;
 }
 
 static int opt_mtu(struct cli_opts *o, char *arg)
@@ -181,68 +201,71 @@ static int opt_max_vqp(struct cli_opts *o, char *arg)
 static int opt_qidx(struct cli_opts *o, char *arg)
 {
 	unsigned long long v;
+	int ret = opt_num(arg, 10, 0xffffffffULL, &v);
 
-	if (!arg)
-		return missing("number expected");
-	if (parse_ull(arg, 10, 0xffffffffULL, &v))
-		return -1;
-	o->queue_idx = v;
-	return 0;
+	if (!ret)
+		o->queue_idx = v;
+	return ret;
 }
 
 /* Hex, with or without "0x" (strtoull base 16 takes both). */
 static int opt_features(struct cli_opts *o, char *arg)
 {
 	unsigned long long v;
+	int ret = opt_num(arg, 16, ~0ULL, &v);
 
-	if (!arg)
-		return missing("number expected");
-	if (parse_ull(arg, 16, ~0ULL, &v))
-		return -1;
-	o->device_features = v;
+	if (!ret)
+		o->device_features = v;
+	return ret;
+}
+
+static bool user_id(const char *name, uint32_t *id)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (pw)
+		*id = pw->pw_uid;
+	return pw;
+}
+
+static bool group_id(const char *name, uint32_t *id)
+{
+	struct group *gr = getgrnam(name);
+
+	if (gr)
+		*id = gr->gr_gid;
+	return gr;
+}
+
+/* A number (not -1: chown's "unchanged") or a name @lookup knows. */
+static int opt_id(const char *keyword, const char *what, const char *arg,
+		  bool (*lookup)(const char *name, uint32_t *id), uint32_t *id)
+{
+	unsigned long long v;
+
+	if (!arg) {
+		fprintf(stderr, "%s expected\n", what);
+		return -EINVAL;
+	}
+	if (!cli_parse_uint(arg, 10, 0xfffffffeULL, &v)) {
+		*id = (uint32_t)v;
+		return 0;
+	}
+	if (!lookup(arg, id)) {
+		fprintf(stderr, "%s \"%s\": no such %s\n", keyword, arg, what);
+		return -EINVAL;
+	}
 	return 0;
 }
 
-/* A user name or a number. */
 static int opt_owner(struct cli_opts *o, char *arg)
 {
-	struct passwd *pw;
-	unsigned long long v;
-
-	if (!arg)
-		return missing("user expected");
-	if (!parse_ull(arg, 10, 0xfffffffeULL, &v)) {
-		o->sock_owner = (uint32_t)v;
-		return 0;
-	}
-	pw = getpwnam(arg);
-	if (!pw) {
-		fprintf(stderr, "owner \"%s\": no such user\n", arg);
-		return -EINVAL;
-	}
-	o->sock_owner = pw->pw_uid;
-	return 0;
+	return opt_id("owner", "user", arg, user_id, &o->sock_owner);
 }
 
-/* A group name or a number. */
 static int opt_group(struct cli_opts *o, char *arg)
 {
-	struct group *gr;
-	unsigned long long v;
-
-	if (!arg)
-		return missing("group expected");
-	if (!parse_ull(arg, 10, 0xfffffffeULL, &v)) {
-		o->sock_group = (uint32_t)v;
-		return 0;
-	}
-	gr = getgrnam(arg);
-	if (!gr) {
-		fprintf(stderr, "group \"%s\": no such group\n", arg);
-		return -EINVAL;
-	}
-	o->sock_group = gr->gr_gid;
-	return 0;
+	return opt_id("group", "group", arg, group_id, &o->sock_group);
 }
 
 /* Octal permission bits, as chmod takes them. */
@@ -252,7 +275,7 @@ static int opt_mode(struct cli_opts *o, char *arg)
 
 	if (!arg)
 		return missing("mode expected");
-	if (parse_ull(arg, 8, 07777, &v)) {
+	if (cli_parse_uint(arg, 8, 07777, &v)) {
 		fprintf(stderr,
 			"mode \"%s\": an octal mode up to 7777 "
 			"expected\n",

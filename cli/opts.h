@@ -107,6 +107,15 @@ int cli_opt_lbs(struct cli_opts *o, char *arg);
 int cli_opt_capacity(struct cli_opts *o, char *arg);
 bool cli_opts_put_ext(struct nlmsghdr *nlh, size_t size,
 		      const struct cli_opts *o);
+/*
+ * A whole word as a number in @base up to @max; -1, quietly, when it is
+ * not one. cli_parse_ull is iproute2's get_u16/u32/u64 (a blank or a sign
+ * first passes); cli_parse_uint, for uvdpa's own words, takes digits only.
+ */
+int cli_parse_ull(const char *arg, int base, unsigned long long max,
+		  unsigned long long *val);
+int cli_parse_uint(const char *arg, int base, unsigned long long max,
+		   unsigned long long *val);
 /* Bytes with an optional K/M/G/T suffix (powers of 1024). */
 int cli_parse_size(const char *arg, uint64_t *bytes);
 

@@ -95,16 +95,13 @@ int cli_opt_readonly(struct cli_opts *o, char *arg)
 	return 0;
 }
 
+/* A number up to @max, the value set only when it parses. */
 static int number(const char *keyword, const char *arg, unsigned long long max,
 		  unsigned long long *val)
 {
-	char *end;
-
 	if (!arg)
 		return missing_value(keyword, "a number");
-	errno = 0;
-	*val = strtoull(arg, &end, 10);
-	if (!*arg || *end || errno || *val > max || *arg == '-') {
+	if (cli_parse_uint(arg, 10, max, val)) {
 		fprintf(stderr, "%s \"%s\": a number up to %llu expected\n",
 			keyword, arg, max);
 		return -EINVAL;
@@ -117,7 +114,8 @@ int cli_opt_num_queues(struct cli_opts *o, char *arg)
 	unsigned long long v;
 	int ret = number("num_queues", arg, 0xffff, &v);
 
-	o->blk_num_queues = (uint16_t)v;
+	if (!ret)
+		o->blk_num_queues = (uint16_t)v;
 	return ret;
 }
 
@@ -126,7 +124,8 @@ int cli_opt_queue_size(struct cli_opts *o, char *arg)
 	unsigned long long v;
 	int ret = number("queue_size", arg, 0xffff, &v);
 
-	o->blk_queue_size = (uint16_t)v;
+	if (!ret)
+		o->blk_queue_size = (uint16_t)v;
 	return ret;
 }
 
@@ -135,12 +134,14 @@ int cli_opt_lbs(struct cli_opts *o, char *arg)
 	unsigned long long v;
 	int ret = number("logical_block_size", arg, 0xffffffff, &v);
 
-	if (!ret && v != 512 && v != 4096) {
+	if (ret)
+		return ret;
+	if (v != 512 && v != 4096) {
 		fprintf(stderr, "logical_block_size %llu: 512 or 4096\n", v);
 		return -EINVAL;
 	}
 	o->blk_lbs = (uint32_t)v;
-	return ret;
+	return 0;
 }
 
 int cli_opt_serial(struct cli_opts *o, char *arg)

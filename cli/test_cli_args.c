@@ -313,6 +313,52 @@ static void test_parse_size(void **state)
 	assert_int_equal(b, 7);
 }
 
+/* uvdpa's own numbers take digits only, with a message when wrong. */
+static void expect_bad_word(const char *key, const char *val, const char *msg)
+{
+	const char *const w[] = { "name", "x", "mgmtdev", "m", key, val, NULL };
+	struct parsed *p = parse(ADD_REQUIRED, CLI_OPT_DEV_ADD_EXT, w);
+
+	assert_int_not_equal(p->err, 0);
+	assert_string_equal(p->errtext, msg);
+	assert_int_equal(p->opts.blk_num_queues, 0);
+	assert_int_equal(p->opts.sock_owner, 0);
+	parsed_free(p);
+}
+
+static void test_ext_numbers(void **state)
+{
+	static const char *const ok[] = { "name",  "x",	    "mgmtdev",
+					  "m",	   "owner", "4294967294",
+					  "mode",  "0750",  "num_queues",
+					  "65535", NULL };
+	struct parsed *p = parse(ADD_REQUIRED, CLI_OPT_DEV_ADD_EXT, ok);
+
+	assert_int_equal(p->err, 0);
+	assert_int_equal(p->opts.sock_owner, 4294967294U);
+	assert_int_equal(p->opts.sock_mode, 0750);
+	assert_int_equal(p->opts.blk_num_queues, 65535);
+	parsed_free(p);
+	expect_bad_word("num_queues", "-65535",
+			"num_queues \"-65535\": a number up to 65535 "
+			"expected\n");
+	expect_bad_word("num_queues", " 1",
+			"num_queues \" 1\": a number up to 65535 expected\n");
+	expect_bad_word("num_queues", "+1",
+			"num_queues \"+1\": a number up to 65535 expected\n");
+	/* "-4294967295" wrapped around to uid 1 */
+	expect_bad_word("owner", "-4294967295",
+			"owner \"-4294967295\": no such user\n");
+	expect_bad_word("group", "4294967295",
+			"group \"4294967295\": no such group\n");
+	expect_bad_word("mode", "-1777777777777777777777",
+			"mode \"-1777777777777777777777\": an octal mode up "
+			"to 7777 expected\n");
+	expect_bad_word("capacity", "1 ",
+			"capacity \"1 \": a size in bytes, with K, M, G or T "
+			"after it, expected\n");
+}
+
 static void expect_mac(const char *arg, int ret, const uint8_t *mac,
 		       const char *msg)
 {
@@ -431,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_device_features_hex),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_ext_numbers),
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_bad_mac_option),
 		cmocka_unit_test(test_put),
