@@ -473,15 +473,53 @@ static int nbd_connect_sync(struct blk_nbd_conn *conn, const char *uri,
 	return 0;
 }
 
+/*
+ * The server's block size constraints (NBD_INFO_BLOCK_SIZE), which the
+ * guest must see: libnbd refuses a request not aligned to the minimum
+ * (strict mode) and a server may refuse one over the maximum, so every
+ * such request would fail. The minimum must fit in a logical block; the
+ * maximum bounds a request through seg_max (size_max stays 64 KiB).
+ */
+static int nbd_block_size(struct blk_dev *blk, struct nbd_handle *h,
+			  struct vdpa_extack *ext)
+{
+	int64_t min = nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM);
+	int64_t max = nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM);
+
+	if (min > (int64_t)blk->p.lbs) {
+		vdpa_extack_set(ext,
+				"the NBD export %s takes blocks of %lld bytes: "
+				"logical_block_size must be at least that",
+				blk->p.path, (long long)min);
+		return -EINVAL;
+	}
+	if (max <= 0 || (uint64_t)max >= BLK_MAX_IO)
+		return 0;
+	if (max < BLK_SIZE_MAX) {
+		vdpa_extack_set(ext,
+				"the NBD export %s takes requests of at most "
+				"%lld bytes, less than size_max %u",
+				blk->p.path, (long long)max, BLK_SIZE_MAX);
+		return -EINVAL;
+	}
+	if (blk->seg_max > (uint64_t)max / BLK_SIZE_MAX)
+		blk->seg_max = (uint32_t)((uint64_t)max / BLK_SIZE_MAX);
+	return 0;
+}
+
 /* What the first connection says about the export. */
 static int nbd_probe(struct blk_dev *blk, struct vdpa_extack *ext)
 {
 	struct blk_nbd *nbd = blk->nbd;
 	struct nbd_handle *h = nbd->conns[0].h;
 	int64_t size = nbd_get_size(h);
+	int ret;
 
 	if (size < 0)
 		return nbd_fail(ext, blk->p.path);
+	ret = nbd_block_size(blk, h, ext);
+	if (ret)
+		return ret;
 	nbd->size = (uint64_t)size;
 	nbd->can_flush = nbd_can_flush(h) == 1;
 	nbd->can_fua = nbd_can_fua(h) == 1;

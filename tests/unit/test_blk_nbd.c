@@ -147,6 +147,38 @@ static void blk_nbd_no_fua(void **state)
 	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
 }
 
+/*
+ * A server's block size constraints reach the guest: a minimum over the
+ * logical block is refused at add, a maximum under BLK_MAX_IO lowers
+ * seg_max, and a request of seg_max * size_max bytes goes through.
+ */
+static void blk_nbd_block_size(void **state)
+{
+	struct blk_env *e = *state;
+	const char *filters[] = { "--filter=blocksize-policy", NULL };
+	const char *params[] = { "blocksize-minimum=4096",
+				 "blocksize-maximum=1M",
+				 "blocksize-error-policy=error", NULL };
+	struct virtio_blk_config c;
+	struct vdpa_extack ext;
+
+	if (!test_have("nbdkit")) {
+		skip();
+		return;
+	}
+	nbdkit_start_with(e, filters, params);
+	e->cfg.blk.path = e->uri;
+	assert_int_equal(dev_add(e, "blk0", &ext), -EINVAL);
+	assert_non_null(strstr(ext.msg, "takes blocks of 4096 bytes"));
+	e->cfg.blk.logical_block_size = 4096;
+	e->cfg.ext_mask |= EXT(LOGICAL_BLOCK_SIZE);
+	start(e, 1, ~0ull);
+	config(e, &c);
+	assert_int_equal(le32toh(c.seg_max), (1u << 20) / le32toh(c.size_max));
+	rw_check(e, 0, 8, 1u << 20, 4, 8, 0);
+	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
+}
+
 /* A server that stops answering does not keep a stop waiting forever. */
 static void blk_nbd_hung(void **state)
 {
@@ -280,6 +312,7 @@ static const struct CMUnitTest tests[] = {
 	T(blk_nbd_reconnect),
 	T(blk_nbd_resize),
 	T(blk_nbd_no_fua),
+	T(blk_nbd_block_size),
 	T(blk_nbd_hung),
 };
 /* clang-format on */
