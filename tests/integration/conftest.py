@@ -118,3 +118,16 @@ def client(daemon):
 def need_cli():
     if not os.access(UVDPA, os.X_OK):
         pytest.skip("the uvdpa CLI is not built")
+
+
+@pytest.fixture(name="d")
+def cli_daemon(daemon):
+    """The daemon, for tests that drive it with the uvdpa CLI (skipped
+    when the CLI is not built)."""
+    need_cli()
+    return daemon
+
+
+def endpoint(d, index):
+    """The vhost-user socket vhost_vdpa makes for device index."""
+    return os.path.join(d.run_dir, "vhost-vdpa-%d" % index)

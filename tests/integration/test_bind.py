@@ -5,19 +5,7 @@ of uvdpad, and the errors a wrong word gets. The virtio_vdpa classes
 themselves (TAP, FUSE) are driven in tests/e2e."""
 import os
 
-import pytest
-
-from conftest import Daemon, need_cli
-
-
-@pytest.fixture
-def d(daemon):
-    need_cli()
-    return daemon
-
-
-def sock(d, index):
-    return os.path.join(d.run_dir, "vhost-vdpa-%d" % index)
+from conftest import Daemon, endpoint, need_cli
 
 
 def show(d, name):
@@ -29,14 +17,14 @@ def test_add_unbound_then_bind(d):
           "none", check=0)
     out = show(d, "n0")
     assert "driver" not in out and "endpoint" not in out
-    assert not os.path.exists(sock(d, 0))
+    assert not os.path.exists(endpoint(d, 0))
     d.cli("dev", "bind", "n0", "driver", "vhost_vdpa", check=0)
     assert show(d, "n0").endswith(
-        "driver vhost_vdpa endpoint %s\n" % sock(d, 0))
+        "driver vhost_vdpa endpoint %s\n" % endpoint(d, 0))
     assert os.path.exists(os.path.join(d.run_dir, "by-name", "n0"))
     d.cli("dev", "unbind", "n0", check=0)
     assert "driver" not in show(d, "n0")
-    assert not os.path.exists(sock(d, 0))
+    assert not os.path.exists(endpoint(d, 0))
     assert not os.path.lexists(os.path.join(d.run_dir, "by-name", "n0"))
 
 

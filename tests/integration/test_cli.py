@@ -5,9 +5,7 @@ its endpoint) come after iproute2's."""
 import concurrent.futures
 import os
 
-import pytest
-
-from conftest import need_cli
+from conftest import endpoint, need_cli
 
 NET_FEATURES_TEXT = ("MTU MAC STATUS CTRL_VQ CTRL_MAC_ADDR ANY_LAYOUT "
                      "VERSION_1 ACCESS_PLATFORM")
@@ -21,16 +19,6 @@ BLK_FEATURES_TEXT = ("bit_1 bit_2 bit_5 bit_6 bit_9 bit_10 bit_11 bit_12 "
                      "VERSION_1 ACCESS_PLATFORM")
 BLK_FEATURES_JSON = ('1,2,5,6,9,10,11,12,13,14,27,"RING_INDIRECT_DESC",'
                      '"RING_EVENT_IDX","VERSION_1","ACCESS_PLATFORM"')
-
-
-@pytest.fixture
-def d(daemon):
-    need_cli()
-    return daemon
-
-
-def ep(d, index):
-    return os.path.join(d.run_dir, "vhost-vdpa-%d" % index)
 
 
 def test_mgmtdev_show_text(d):
@@ -88,7 +76,7 @@ def test_dev_show(d):
         "max_vq_size 256 driver vhost_vdpa endpoint %s\n"
         "vdpa-blk1: type block mgmtdev vdpasim_blk vendor_id 0 max_vqs 1 "
         "max_vq_size 256 driver vhost_vdpa endpoint %s\n"
-        % (ep(d, 0), ep(d, 1)))
+        % (endpoint(d, 0), endpoint(d, 1)))
     assert d.cli("dev", "show", "vdpa-blk1", check=0).stdout.startswith(
         "vdpa-blk1: type block mgmtdev vdpasim_blk vendor_id 0 max_vqs 1 "
         "max_vq_size 256")
@@ -101,7 +89,7 @@ def test_dev_show_json(d):
     assert d.cli("-j", "dev", "show", check=0).stdout == (
         '{"dev":{"vdpa-blk1":{"type":"block","mgmtdev":"vdpasim_blk",'
         '"vendor_id":0,"max_vqs":1,"max_vq_size":256,"driver":"vhost_vdpa",'
-        '"endpoint":"%s"}}}\n' % ep(d, 0))
+        '"endpoint":"%s"}}}\n' % endpoint(d, 0))
     assert d.cli("dev", "show", "-jp", check=0).stdout == (
         '{\n'
         '    "dev": {\n'
@@ -115,7 +103,7 @@ def test_dev_show_json(d):
         '            "endpoint": "%s"\n'
         '        }\n'
         '    }\n'
-        '}\n' % ep(d, 0))
+        '}\n' % endpoint(d, 0))
 
 
 def test_dev_config_show(d):

@@ -313,23 +313,18 @@ def test_ring_area_partly_mapped(case, area):
     done(fe)
 
 
-def test_mem_table_replaced_without_the_ring(case):
-    fe = victim(case)
-    blk_check(fe)
+@pytest.mark.parametrize("table", [
     # the same fd at another guest address: the ring's gpas are gone
-    fe.ok(SET_MEM_TABLE, mem_table([fe.mem.region(gpa=GPA * 4)]),
-          [fe.mem.fd])
-    assert fe.rings[0].broke()
-    fe.set_mem(fe.mem)
-    restart(fe)
-    blk_check(fe)
-    done(fe)
-
-
-def test_mem_table_emptied_under_the_ring(case):
+    lambda fe: fe.ok(SET_MEM_TABLE, mem_table([fe.mem.region(gpa=GPA * 4)]),
+                     [fe.mem.fd]),
+    lambda fe: fe.ok(SET_MEM_TABLE, mem_table([])),
+], ids=["replaced_without_the_ring", "emptied"])
+def test_mem_table_under_the_ring(case, table):
+    """A memory table that no longer maps the running ring breaks it; the
+    old table again and a restart bring the device back."""
     fe = victim(case)
     blk_check(fe)
-    fe.ok(SET_MEM_TABLE, mem_table([]))
+    table(fe)
     assert fe.rings[0].broke()
     fe.set_mem(fe.mem)
     restart(fe)

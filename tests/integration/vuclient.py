@@ -133,14 +133,7 @@ class FrontEnd:
     # ---- framing ----
     def send(self, req, payload=b"", fds=(), flags=VERSION, size=None):
         size = len(payload) if size is None else size
-        data = struct.pack("=III", req, flags, size) + payload
-        try:
-            if fds:
-                socket.send_fds(self.s, [data], list(fds))
-            else:
-                self.s.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            raise Closed()
+        self.send_raw(struct.pack("=III", req, flags, size) + payload, fds)
 
     def send_raw(self, data, fds=()):
         try:
