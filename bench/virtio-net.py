@@ -43,10 +43,10 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+from benchlib import ROOT, cpu_s
+
 DEV_MAC = "02:00:00:00:00:01"
 WARMUP = 1.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def sh(*args):
@@ -56,13 +56,6 @@ def sh(*args):
 def stat(ifname, what):
     with open(f"/sys/class/net/{ifname}/statistics/{what}") as f:
         return int(f.read())
-
-
-def cpu_s(pid):
-    """utime + stime of a process, all its threads, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def bring_up(ifname):
