@@ -151,7 +151,10 @@ static inline int vq_dev_pop(struct vq_dev *vq, struct vq_elem *elem,
 	return vq_dev_pop_batch(vq, elem, 1, iov, iov_cap);
 }
 
-/* Return @n taken elements unused: they are taken again next time. */
+/*
+ * Return the last @n taken elements unused: they are taken again next
+ * time. Chains a start resubmits go back only from the last pop.
+ */
 void vq_dev_unpop(struct vq_dev *vq, unsigned int n);
 
 /* Stage one used element; vq_dev_flush() publishes it. */

@@ -387,9 +387,14 @@ int vq_dev_pop_batch(struct vq_dev *vq, struct vq_elem *elems, unsigned int max,
 
 void vq_dev_unpop(struct vq_dev *vq, unsigned int n)
 {
-	unsigned int from_avail =
-		n < vq->last_pop_avail ? n : vq->last_pop_avail;
+	/* a pop takes resubmitted chains first, so they go back last */
+	unsigned int from_resubmit =
+		n > vq->last_pop_avail ? n - vq->last_pop_avail : 0;
+	unsigned int from_avail;
 
+	if (from_resubmit > vq->last_pop_resubmit)
+		from_resubmit = vq->last_pop_resubmit;
+	from_avail = n - from_resubmit;
 	if (vq->inflight) {
 		for (unsigned int i = 1; i <= from_avail; i++) {
 			uint16_t slot = (uint16_t)(vq->last_avail_idx - i) &
@@ -402,10 +407,7 @@ void vq_dev_unpop(struct vq_dev *vq, unsigned int n)
 		}
 	}
 	vq->last_avail_idx -= (uint16_t)from_avail;
-	/* the rest came from the resubmit list: taken again from there */
-	n -= from_avail;
-	vq->resubmit_pos -=
-		(uint16_t)(n < vq->resubmit_pos ? n : vq->resubmit_pos);
+	vq->resubmit_pos -= (uint16_t)from_resubmit;
 	vq->last_pop_avail = vq->last_pop_resubmit = 0;
 }
 

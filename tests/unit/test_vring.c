@@ -408,6 +408,22 @@ static void batch_small_arena(void **state)
 	fx_free(f);
 }
 
+/* Elements of two pops go back together, as they did before inflight. */
+static void unpop_across_pops(void **state)
+{
+	struct fx *f = fx_new(8, 0, 0, 0);
+
+	for (unsigned long t = 0; t < 4; t++)
+		add1(f, 64 * t, 8, false, t);
+	vq_drv_kick_prepare(&f->drv);
+	assert_int_equal(pop(f, 2), 2);
+	assert_int_equal(pop(f, 2), 2);
+	vq_dev_unpop(&f->dev, 3);
+	assert_int_equal(vq_dev_avail_index(&f->dev), 1);
+	assert_int_equal(pop(f, 8), 3);
+	fx_free(f);
+}
+
 static void unpop(void **state)
 {
 	struct fx *f = fx_new(8, 0, 0, 0);
@@ -615,6 +631,7 @@ int main(void)
 		cmocka_unit_test(batch),
 		cmocka_unit_test(batch_small_arena),
 		cmocka_unit_test(unpop),
+		cmocka_unit_test(unpop_across_pops),
 		cmocka_unit_test(out_of_order),
 		cmocka_unit_test(resume),
 	};

@@ -203,6 +203,36 @@ static void unpop_unmarks(void **state)
 	assert_int_equal(marked(f), 2);
 }
 
+/* A pop of resubmitted and new chains, returned: each goes back home. */
+static void unpop_mixed(void **state)
+{
+	struct fx *f = *state;
+
+	for (unsigned long n = 0; n < 3; n++)
+		add(f, n);
+	assert_int_equal(pop(f, 3), 3);
+	add(f, 3);
+	vq_dev_release(&f->dev);
+	dev_start(f, 0);
+	assert_int_equal(vq_dev_resubmit_pending(&f->dev), 3);
+	assert_int_equal(pop(f, 2), 2);
+	vq_dev_unpop(&f->dev, 1);
+	assert_int_equal(vq_dev_resubmit_pending(&f->dev), 2);
+	/* two resubmitted, then the new one: 4 back to the avail ring */
+	assert_int_equal(pop(f, 3), 3);
+	assert_int_equal(token_of(f, 0), 1);
+	assert_int_equal(token_of(f, 2), 3);
+	assert_int_equal(vq_dev_avail_index(&f->dev), 4);
+	vq_dev_unpop(&f->dev, 3);
+	assert_int_equal(vq_dev_resubmit_pending(&f->dev), 2);
+	assert_int_equal(vq_dev_avail_index(&f->dev), 3);
+	assert_int_equal(marked(f), 3); /* the new one's mark went */
+	assert_int_equal(pop(f, NUM), 3);
+	assert_int_equal(token_of(f, 0), 1);
+	assert_int_equal(token_of(f, 1), 2);
+	assert_int_equal(token_of(f, 2), 3);
+}
+
 static void hostile_region(void **state)
 {
 	struct fx *f = *state;
@@ -251,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(published_but_not_cleared,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(unpop_unmarks, setup, teardown),
+		cmocka_unit_test_setup_teardown(unpop_mixed, setup, teardown),
 		cmocka_unit_test_setup_teardown(hostile_region, setup,
 						teardown),
 	};
