@@ -27,7 +27,8 @@ enum mgmt_pol_type {
 struct mgmt_policy {
 	enum mgmt_pol_type type;
 	uint16_t len; /* binary: exact length */
-	uint16_t min; /* u16: least value */
+	uint16_t min; /* integers: least value */
+	uint16_t max; /* integers: greatest value; 0: the type's */
 };
 
 /* vdpa_nl_policy: one flat policy for every command */
@@ -52,11 +53,11 @@ static const struct mgmt_policy ext_policy[MGMT_EXT_ATTRS] = {
 	[EXT(UVDPA_ATTR_DEV_SOCK_MODE)] = { .type = POL_U32 },
 	[EXT(UVDPA_ATTR_DEV_IFNAME)] = { .type = POL_NUL_STRING },
 	[EXT(UVDPA_ATTR_BLK_PATH)] = { .type = POL_NUL_STRING },
-	[EXT(UVDPA_ATTR_BLK_READONLY)] = { .type = POL_U8 },
+	[EXT(UVDPA_ATTR_BLK_READONLY)] = { .type = POL_U8, .max = 1 },
 	[EXT(UVDPA_ATTR_BLK_NUM_QUEUES)] = { .type = POL_U16 },
 	[EXT(UVDPA_ATTR_BLK_QUEUE_SIZE)] = { .type = POL_U16 },
-	[EXT(UVDPA_ATTR_BLK_DIRECT)] = { .type = POL_U8 },
-	[EXT(UVDPA_ATTR_BLK_WRITEBACK)] = { .type = POL_U8 },
+	[EXT(UVDPA_ATTR_BLK_DIRECT)] = { .type = POL_U8, .max = 1 },
+	[EXT(UVDPA_ATTR_BLK_WRITEBACK)] = { .type = POL_U8, .max = 1 },
 	[EXT(UVDPA_ATTR_BLK_SERIAL)] = { .type = POL_NUL_STRING },
 	[EXT(UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE)] = { .type = POL_U32 },
 	[EXT(UVDPA_ATTR_BLK_CAPACITY)] = { .type = POL_U64 },
@@ -220,13 +221,19 @@ static int mgmt_policy_err(struct mgmt_req *req, const char *msg, int err)
 	return err;
 }
 
+/* NLA_POLICY_RANGE: only u8 and u16 attributes carry a range here. */
 static int mgmt_check_int(struct mgmt_req *req, const struct nlattr *a,
 			  const struct mgmt_policy *pol, size_t size)
 {
+	unsigned int v;
+
 	if (mnl_attr_get_payload_len(a) != size)
 		return mgmt_policy_err(req, "invalid attribute length",
 				       -EINVAL);
-	if (pol->min && mnl_attr_get_u16(a) < pol->min)
+	if (!pol->min && !pol->max)
+		return 0;
+	v = size == 1 ? mnl_attr_get_u8(a) : mnl_attr_get_u16(a);
+	if (v < pol->min || (pol->max && v > pol->max))
 		return mgmt_policy_err(req, "integer out of range", -ERANGE);
 	return 0;
 }
@@ -242,6 +249,10 @@ static int mgmt_check_attr(struct mgmt_req *req, const struct nlattr *a,
 	if (type >= UVDPA_ATTR_EXT_FIRST && type <= UVDPA_ATTR_EXT_LAST) {
 		if (EXT(type) >= MGMT_EXT_ATTRS ||
 		    ext_policy[EXT(type)].type == POL_NONE) {
+			/* else ignored; dev add refuses it by name */
+			if (strict)
+				return mgmt_policy_err(
+					req, "Unknown attribute type", -EINVAL);
 			req->unknown_ext = type;
 			return 0;
 		}
