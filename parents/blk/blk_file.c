@@ -34,8 +34,11 @@
 /* What WRITE_ZEROES tries, in order (blk_req.step). */
 enum { WZ_ZERO_RANGE, WZ_PUNCH, WZ_WRITE };
 
-/* Written from when a file system can neither zero nor punch a range. */
-static uint8_t file_zeroes[FILE_ZERO_CHUNK];
+/*
+ * Written from when a file system can neither zero nor punch a range;
+ * page aligned, as O_DIRECT wants its memory (the linker gives 32 bytes).
+ */
+static uint8_t file_zeroes[FILE_ZERO_CHUNK] __attribute__((aligned(4096)));
 
 static bool file_dio_aligned(const struct blk_dev *blk, const struct iovec *iov,
 			     unsigned int n)
