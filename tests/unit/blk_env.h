@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct blk_env {
 	char sock[128]; /* an NBD server's */
 	char uri[256];
 	char shm[64]; /* an image on tmpfs, if any */
+	char mnt[96]; /* a file system mounted for a test, if any */
 	struct vdpa_dev_set_config cfg;
 	struct vdpa_device *vdev;
 	struct test_drv d;
@@ -89,6 +91,8 @@ static inline int env_teardown(void **state)
 	test_bus_done(&e->tb);
 	blk_mgmt_free(e->m);
 	server_stop(e, SIGTERM);
+	if (e->mnt[0])
+		umount2(e->mnt, MNT_DETACH);
 	if (e->shm[0])
 		unlink(e->shm);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blk_env.h"
@@ -254,6 +255,47 @@ static void blk_write_zeroes_tmpfs(void **state)
 	e->cfg.blk.path = e->shm;
 	start(e, 1, ~0ull);
 	check_write_zeroes(e, e->shm);
+}
+
+/*
+ * ramfs has neither ZERO_RANGE nor PUNCH_HOLE: zeroes are written, in
+ * chunks, with or without UNMAP.
+ */
+static void blk_write_zeroes_written(void **state)
+{
+	static uint8_t w[1 << 20], r[1 << 20];
+	struct blk_env *e = *state;
+
+	snprintf(e->mnt, sizeof(e->mnt), "%s/mnt", e->dir);
+	if (mkdir(e->mnt, 0700) || mount("ramfs", e->mnt, "ramfs", 0, NULL)) {
+		e->mnt[0] = 0; /* no ramfs or no permission */
+		skip();
+		return;
+	}
+	snprintf(e->path, sizeof(e->path), "%s/disk.img", e->mnt);
+	test_file_make(e->path, FILE_SIZE);
+	start(e, 1, ~0ull);
+	test_fill(w, sizeof(w), 12);
+	for (uint32_t i = 0; i < 2; i++)
+		assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, i * 2048, w,
+				     sizeof(w), true),
+				 VIRTIO_BLK_S_OK);
+	/* more than one chunk of zeroes, then the rest with UNMAP */
+	assert_int_equal(
+		discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 8, 2048 + 8, 0),
+		VIRTIO_BLK_S_OK);
+	assert_int_equal(discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 2056,
+				    2040, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP),
+			 VIRTIO_BLK_S_OK);
+	test_file_pread(e->path, 0, r, sizeof(r));
+	assert_memory_equal(r, w, 4096);
+	assert_true(test_all_zero(r + 4096, sizeof(r) - 4096));
+	assert_int_equal(
+		qio(&e->d, 0, VIRTIO_BLK_T_IN, 2048, r, sizeof(r), false),
+		VIRTIO_BLK_S_OK);
+	assert_true(test_all_zero(r, sizeof(r)));
+	assert_int_equal(test_vstat(e->vdev, 0, "write_zeroes"), 2);
+	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
 }
 
 static void blk_readonly(void **state)
@@ -671,6 +713,7 @@ static const struct CMUnitTest tests[] = {
 	T(blk_discard),
 	T(blk_write_zeroes),
 	T(blk_write_zeroes_tmpfs),
+	T(blk_write_zeroes_written),
 	T(blk_readonly),
 	T(blk_out_of_range),
 	T(blk_get_id),
