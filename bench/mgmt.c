@@ -37,13 +37,13 @@ static unsigned int seq;
 static int nl_open(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	size_t len = strlen(sock_path);
+	int fd;
 
-	if (strlen(sock_path) >= sizeof(a.sun_path)) {
-		close(fd);
+	if (len >= sizeof(a.sun_path))
 		return -1;
-	}
-	memcpy(a.sun_path, sock_path, strlen(sock_path));
+	memcpy(a.sun_path, sock_path, len);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		close(fd);
 		return -1;
