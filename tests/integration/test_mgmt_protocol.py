@@ -188,6 +188,27 @@ def test_dev_new_extension_attr_policy(client):
     assert end.error == -errno.EINVAL and "NUL" in end.ext_msg
 
 
+def test_extension_attr_ranges_and_strictness(client, tmp_path):
+    # a flag of the blk parent is 0 or 1: 2 is refused by the policy
+    img = tmp_path / "d.img"
+    img.write_bytes(bytes(1 << 20))
+    end = add(client, "x", "blk", nl.strz(0x1010, str(img)) +
+              nl.attr(0x1011, b"\x02"))[1]
+    assert end.error == -errno.ERANGE
+    assert end.ext_msg == "integer out of range"
+    # uvdpa's own commands are strict: an unknown extension attribute is
+    # refused, as an unknown plain one is
+    assert add(client, "n", NET)[1].error == 0
+    got, end = client.vdpa(0x81, nl.strz("DEV_NAME", "n") +
+                           nl.strz(0x1fff, "y"))
+    assert end.error == -errno.EINVAL
+    assert end.ext_msg == "Unknown attribute type"
+    # the kernel's non-strict GET still ignores it
+    got, end = client.vdpa("DEV_GET", nl.strz("DEV_NAME", "n") +
+                           nl.strz(0x1fff, "y"))
+    assert end.error == 0 and len(got) == 1
+
+
 def test_config_net(client):
     assert add(client, "n", NET, nl.attr("MACADDR", b"\x00\x35\x09\x19\x48\x05")
                + nl.u16("MTU", 9000))[1].error == 0
