@@ -10,6 +10,7 @@
  * Usage: bench-mgmt [BUILD_DIR]. Figures are printed; nothing is asserted.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <signal.h>
@@ -266,6 +267,20 @@ static void bench_rss(int fd, uint16_t fam)
 	del_many(fd, fam, "b");
 }
 
+static int remove_one(const char *path, const struct stat *st, int type,
+		      struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path) ? -1 : 0;
+}
+
+/* The private runtime and state dirs, once uvdpad has gone. */
+static void remove_base(void)
+{
+	if (nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS))
+		perror(base);
+}
+
 int main(int argc, char **argv)
 {
 	int fd, fam, status;
@@ -299,5 +314,6 @@ int main(int argc, char **argv)
 	waitpid(daemon_pid, &status, 0);
 	printf("uvdpad stopped, exit %d\n",
 	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	remove_base();
 	return 0;
 }
