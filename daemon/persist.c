@@ -245,7 +245,6 @@ static int restore_one(struct daemon *d, struct dev_rec *r)
 	struct vdpa_mgmt_dev *m = vdpa_mgmtdev_find(d->bus, NULL, r->mgmtdev);
 	struct vdpa_extack ext = { "" };
 	struct vdpa_device *vdev;
-	bool autoprobe = d->bus->autoprobe;
 	int ret;
 
 	if (!m) {
@@ -253,14 +252,10 @@ static int restore_one(struct daemon *d, struct dev_rec *r)
 			r->mgmtdev);
 		return -ENODEV;
 	}
-	d->bus->index_hint = (int)r->index;
-	d->bus->autoprobe = false;
 	r->cfg.restoring = true;
-	ret = m->ops->dev_add(m, r->name, &r->cfg, &ext);
-	d->bus->autoprobe = autoprobe;
-	d->bus->index_hint = -1;
-	vdev = ret ? NULL : vdpa_find_device(d->bus, r->name);
-	if (vdev) {
+	ret = _vdpa_mgmtdev_dev_add_unbound(m, r->name, &r->cfg, (int)r->index,
+					    &ext, &vdev);
+	if (!ret) {
 		ret = daemon_dev_new(d, vdev, &r->cfg, &r->opts, &ext);
 		if (ret)
 			m->ops->dev_del(m, vdev);

@@ -402,6 +402,21 @@ int vdpa_mgmtdev_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 /* Delete a device by name, taking bus->lock: -ENODEV, -EINVAL (unmanaged). */
 int vdpa_dev_del(struct vdpa_bus *bus, const char *name,
 		 struct vdpa_extack *ext);
+/* The same with bus->lock held; @before (optional) sees the device first. */
+int _vdpa_dev_del(struct vdpa_bus *bus, const char *name,
+		  struct vdpa_extack *ext,
+		  void (*before)(void *ctx, struct vdpa_device *vdev),
+		  void *ctx);
+/*
+ * Create a device through @mdev with no driver probed (bus->lock held), at
+ * index @index when that is free (-1: the lowest free), so that the caller
+ * can set its override first, as driverctl does, or restore it where it
+ * was. *@vdev is the new device.
+ */
+int _vdpa_mgmtdev_dev_add_unbound(struct vdpa_mgmt_dev *mdev, const char *name,
+				  const struct vdpa_dev_set_config *config,
+				  int index, struct vdpa_extack *ext,
+				  struct vdpa_device **vdev);
 
 /* ---- bus drivers ---- */
 

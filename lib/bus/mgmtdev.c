@@ -93,26 +93,60 @@ int vdpa_mgmtdev_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	return ret;
 }
 
+int _vdpa_mgmtdev_dev_add_unbound(struct vdpa_mgmt_dev *mdev, const char *name,
+				  const struct vdpa_dev_set_config *config,
+				  int index, struct vdpa_extack *ext,
+				  struct vdpa_device **vdev)
+{
+	struct vdpa_bus *bus = mdev->bus;
+	bool autoprobe = bus->autoprobe;
+	int ret;
+
+	assert(vdpa_bus_write_locked(bus));
+	bus->autoprobe = false;
+	bus->index_hint = index;
+	ret = mdev->ops->dev_add(mdev, name, config, ext);
+	bus->index_hint = -1;
+	bus->autoprobe = autoprobe;
+	*vdev = ret ? NULL : vdpa_find_device(bus, name);
+	if (!ret && !*vdev)
+		ret = -ENODEV; /* a parent that did not register it */
+	return ret;
+}
+
+int _vdpa_dev_del(struct vdpa_bus *bus, const char *name,
+		  struct vdpa_extack *ext,
+		  void (*before)(void *ctx, struct vdpa_device *vdev),
+		  void *ctx)
+{
+	struct vdpa_device *vdev;
+
+	assert(vdpa_bus_write_locked(bus));
+	vdev = name ? vdpa_find_device(bus, name) : NULL;
+	if (!vdev) {
+		vdpa_extack_set(ext, "device not found");
+		return -ENODEV;
+	}
+	if (!vdev->mdev) {
+		vdpa_extack_set(
+			ext, "Only user created device can be deleted by user");
+		return -EINVAL;
+	}
+	if (before)
+		before(ctx, vdev);
+	vdev->mdev->ops->dev_del(vdev->mdev, vdev);
+	return 0;
+}
+
 int vdpa_dev_del(struct vdpa_bus *bus, const char *name,
 		 struct vdpa_extack *ext)
 {
-	struct vdpa_device *vdev;
-	int ret = 0;
+	int ret;
 
 	if (!name)
 		return -EINVAL;
 	vdpa_bus_lock(bus);
-	vdev = vdpa_find_device(bus, name);
-	if (!vdev) {
-		vdpa_extack_set(ext, "device not found");
-		ret = -ENODEV;
-	} else if (!vdev->mdev) {
-		vdpa_extack_set(
-			ext, "Only user created device can be deleted by user");
-		ret = -EINVAL;
-	} else {
-		vdev->mdev->ops->dev_del(vdev->mdev, vdev);
-	}
+	ret = _vdpa_dev_del(bus, name, ext, NULL, NULL);
 	vdpa_bus_unlock(bus);
 	return ret;
 }

@@ -603,21 +603,16 @@ static int dev_new_add(struct mgmt_req *req, struct vdpa_mgmt_dev *m,
 		       const char *name, const struct vdpa_dev_set_config *c,
 		       const struct mgmt_dev_opts *o)
 {
-	struct vdpa_bus *bus = req_bus(req);
 	const struct mgmt_hooks *h = &req->srv->hooks;
-	bool autoprobe = bus->autoprobe;
 	struct vdpa_device *vdev;
 	int ret;
 
-	if (h->dev_new)
-		bus->autoprobe = false;
-	ret = m->ops->dev_add(m, name, c, &req->ext_ack);
-	bus->autoprobe = autoprobe;
-	if (ret || !h->dev_new)
+	if (!h->dev_new)
+		return m->ops->dev_add(m, name, c, &req->ext_ack);
+	ret = _vdpa_mgmtdev_dev_add_unbound(m, name, c, -1, &req->ext_ack,
+					    &vdev);
+	if (ret)
 		return ret;
-	vdev = vdpa_find_device(bus, name);
-	if (!vdev)
-		return 0;
 	ret = h->dev_new(req->srv->hooks_ctx, vdev, c, o, &req->ext_ack);
 	if (ret)
 		m->ops->dev_del(m, vdev);
@@ -690,7 +685,6 @@ static int dev_new_doit(struct mgmt_req *req)
 static int dev_del_doit(struct mgmt_req *req)
 {
 	const struct mgmt_hooks *h = &req->srv->hooks;
-	struct vdpa_device *vdev;
 	char name[VDPA_NAME_MAX];
 	int ret;
 
@@ -700,18 +694,11 @@ static int dev_del_doit(struct mgmt_req *req)
 		mgmt_err(req, "device not found");
 		return -ENODEV;
 	}
-	if (!h->dev_del)
-		return vdpa_dev_del(req_bus(req), name, &req->ext_ack);
 	vdpa_bus_lock(req_bus(req));
-	vdev = vdpa_find_device(req_bus(req), name);
-	ret = vdev && vdev->mdev ? 0 : -1;
-	if (!ret) {
-		h->dev_del(req->srv->hooks_ctx, vdev);
-		vdev->mdev->ops->dev_del(vdev->mdev, vdev);
-	}
+	ret = _vdpa_dev_del(req_bus(req), name, &req->ext_ack, h->dev_del,
+			    req->srv->hooks_ctx);
 	vdpa_bus_unlock(req_bus(req));
-	/* not found or unmanaged: the bus's own answer and message */
-	return ret ? vdpa_dev_del(req_bus(req), name, &req->ext_ack) : 0;
+	return ret;
 }
 
 /* ---- DEV_ATTR_SET ---- */

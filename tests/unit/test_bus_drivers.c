@@ -325,6 +325,48 @@ static void bus_free_cleans_everything(void **state)
 			    "remove:vhost_vdpa:p0;free:p0;free:own;");
 }
 
+/*
+ * A device made unbound (what uvdpad does before it applies an override,
+ * or restores a device): no driver sees it, autoprobe comes back, the
+ * index asked for is taken when free and ignored when not.
+ */
+static void dev_add_unbound(void **state)
+{
+	struct fix *f = *state;
+	struct vdpa_extack ext = { "" };
+	struct vdpa_device *v;
+
+	assert_int_equal(vdpa_mgmtdev_register(f->bus, &f->sim.mdev), 0);
+	assert_int_equal(vdpa_register_driver(f->bus, &f->vhost.drv), 0);
+	vdpa_bus_lock(f->bus);
+	assert_int_equal(_vdpa_mgmtdev_dev_add_unbound(&f->sim.mdev, "u0", NULL,
+						       7, &ext, &v),
+			 0);
+	assert_non_null(v);
+	assert_null(v->driver);
+	assert_int_equal(v->index, 7);
+	assert_true(f->bus->autoprobe);
+	assert_int_equal(f->bus->index_hint, -1);
+	assert_int_equal(_vdpa_mgmtdev_dev_add_unbound(&f->sim.mdev, "u1", NULL,
+						       7, &ext, &v),
+			 0);
+	assert_int_equal(v->index, 0); /* 7 is taken: the lowest free */
+	/* a failed add leaves the bus as it was, and no device */
+	assert_int_equal(_vdpa_mgmtdev_dev_add_unbound(&f->sim.mdev, "u1", NULL,
+						       3, &ext, &v),
+			 -EEXIST);
+	assert_null(v);
+	assert_true(f->bus->autoprobe);
+	assert_int_equal(f->bus->index_hint, -1);
+	/* deleting through the lock-held form sees the device first */
+	assert_int_equal(_vdpa_dev_del(f->bus, "u9", &ext, NULL, NULL),
+			 -ENODEV);
+	assert_string_equal(ext.msg, "device not found");
+	assert_int_equal(_vdpa_dev_del(f->bus, "u0", &ext, NULL, NULL), 0);
+	vdpa_bus_unlock(f->bus);
+	assert_int_equal(f->vhost.probes, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
 
 int main(void)
@@ -344,6 +386,7 @@ int main(void)
 		T(unregister_driver_unbinds),
 		T(unregister_device_removes_then_frees),
 		T(bus_free_cleans_everything),
+		T(dev_add_unbound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
