@@ -123,7 +123,7 @@ static int vhost_watch_all(struct vhost_bind *vb)
 	return ret;
 }
 
-static int vhost_probe(struct vdpa_device *vdev)
+static int vhost_probe(struct vdpa_device *vdev, struct vdpa_extack *ext)
 {
 	struct daemon *d =
 		container_of(vdev->driver, struct daemon, vhost_driver);
@@ -153,9 +153,9 @@ static int vhost_probe(struct vdpa_device *vdev)
 		 vdev->index);
 	vb->b = vu_backend_new(vdev, &cfg, &ret);
 	if (!vb->b || (ret = vhost_watch_all(vb))) {
-		vdpa_extack_set(&d->probe_ext, "%s: cannot serve %s: %s",
-				vdev->name, path, strerror(-ret));
-		log_err("%s", d->probe_ext.msg);
+		vdpa_extack_set(ext, "%s: cannot serve %s: %s", vdev->name,
+				path, strerror(-ret));
+		log_err("%s", ext->msg);
 		vhost_bind_free(vb);
 		return ret;
 	}

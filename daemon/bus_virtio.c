@@ -42,7 +42,7 @@ static struct daemon *vdev_daemon(struct vdpa_device *vdev)
 }
 
 static int probe_net(struct daemon *d, struct vdpa_device *vdev,
-		     struct virtio_bind *vb)
+		     struct virtio_bind *vb, struct vdpa_extack *ext)
 {
 	struct dev_rec *r = state_dev(d, vdev->name);
 	struct vv_net_cfg cfg = {
@@ -51,7 +51,7 @@ static int probe_net(struct daemon *d, struct vdpa_device *vdev,
 	};
 	int ret = -ENOMEM;
 
-	vb->net = vv_net_probe(vdev, &cfg, &d->probe_ext, &ret);
+	vb->net = vv_net_probe(vdev, &cfg, ext, &ret);
 	if (vb->net)
 		log_info("%s: TAP interface %s", vdev->name,
 			 vv_net_ifname(vb->net));
@@ -59,18 +59,18 @@ static int probe_net(struct daemon *d, struct vdpa_device *vdev,
 }
 
 static int probe_blk(struct daemon *d, struct vdpa_device *vdev,
-		     struct virtio_bind *vb)
+		     struct virtio_bind *vb, struct vdpa_extack *ext)
 {
 	char dir[PATH_MAX + 8];
 	int ret = -ENOMEM;
 
 	if (!d->blk_fs) {
 		snprintf(dir, sizeof(dir), "%s/blk", d->opts.runtime_dir);
-		d->blk_fs = vv_blk_fs_new(dir, vv_log, &d->probe_ext, &ret);
+		d->blk_fs = vv_blk_fs_new(dir, vv_log, ext, &ret);
 		if (!d->blk_fs)
 			return ret;
 	}
-	vb->blk = vv_blk_probe(d->blk_fs, vdev, &d->probe_ext, &ret);
+	vb->blk = vv_blk_probe(d->blk_fs, vdev, ext, &ret);
 	if (vb->blk) {
 		log_info("%s: file %s", vdev->name, vv_blk_path(vb->blk));
 		return 0;
@@ -82,7 +82,7 @@ static int probe_blk(struct daemon *d, struct vdpa_device *vdev,
 	return ret;
 }
 
-static int virtio_probe(struct vdpa_device *vdev)
+static int virtio_probe(struct vdpa_device *vdev, struct vdpa_extack *ext)
 {
 	struct daemon *d = vdev_daemon(vdev);
 	uint32_t id = vdev->config->get_device_id(vdev);
@@ -92,11 +92,11 @@ static int virtio_probe(struct vdpa_device *vdev)
 	if (!vb)
 		return -ENOMEM;
 	if (id == VIRTIO_ID_NET) {
-		ret = probe_net(d, vdev, vb);
+		ret = probe_net(d, vdev, vb, ext);
 	} else if (id == VIRTIO_ID_BLOCK) {
-		ret = probe_blk(d, vdev, vb);
+		ret = probe_blk(d, vdev, vb, ext);
 	} else {
-		vdpa_extack_set(&d->probe_ext,
+		vdpa_extack_set(ext,
 				"virtio_vdpa has no driver for virtio "
 				"device id %u",
 				id);
@@ -104,7 +104,7 @@ static int virtio_probe(struct vdpa_device *vdev)
 	}
 	if (ret) {
 		log_err("%s: virtio_vdpa: %s", vdev->name,
-			*d->probe_ext.msg ? d->probe_ext.msg : strerror(-ret));
+			*ext->msg ? ext->msg : strerror(-ret));
 		free(vb);
 		return ret;
 	}

@@ -57,13 +57,11 @@ static int bind_now(struct daemon *d, struct vdpa_device *vdev,
 
 	if (!strcmp(drv, "none"))
 		return 0;
-	memset(&d->probe_ext, 0, sizeof(d->probe_ext));
-	ret = _vdpa_device_attach(vdev);
+	ext->msg[0] = '\0';
+	ret = _vdpa_device_attach_ext(vdev, ext);
 	if (!ret)
 		return 0;
-	if (*d->probe_ext.msg)
-		vdpa_extack_set(ext, "%s", d->probe_ext.msg);
-	else
+	if (!*ext->msg)
 		vdpa_extack_set(ext, "cannot bind %s to %s: %s", vdev->name,
 				drv, strerror(-ret));
 	return ret;
@@ -208,10 +206,8 @@ static void hook_dev_info(void *ctx, struct vdpa_device *vdev,
 
 	if (vdev->driver == &d->vhost_driver)
 		info->endpoint = bus_vhost_endpoint(vdev);
-#ifdef HAVE_VIRTIO_VDPA
 	else if (vdev->driver == &d->virtio_driver)
 		info->endpoint = bus_virtio_endpoint(vdev);
-#endif
 }
 
 const struct mgmt_hooks daemon_mgmt_hooks = {
@@ -222,13 +218,6 @@ const struct mgmt_hooks daemon_mgmt_hooks = {
 	.dev_resized = hook_dev_resized,
 };
 
-#ifndef HAVE_VIRTIO_VDPA
-static int virtio_unbuilt_probe(struct vdpa_device *vdev)
-{
-	return -ENODEV;
-}
-#endif
-
 /* The default driver first: without an override, the first match wins. */
 int daemon_register_drivers(struct daemon *d)
 {
@@ -236,12 +225,7 @@ int daemon_register_drivers(struct daemon *d)
 	int ret;
 
 	bus_vhost_init(d);
-#ifdef HAVE_VIRTIO_VDPA
 	bus_virtio_init(d);
-#else
-	d->virtio_driver.name = "virtio_vdpa";
-	d->virtio_driver.probe = virtio_unbuilt_probe;
-#endif
 	first = &d->vhost_driver;
 	second = &d->virtio_driver;
 	if (!strcmp(d->opts.default_driver, "virtio_vdpa")) {

@@ -406,9 +406,7 @@ static void daemon_stop(struct daemon *d)
 			vdpa_mgmtdev_unregister(d->blk);
 		vdpa_bus_free(d->bus);
 	}
-#ifdef HAVE_VIRTIO_VDPA
 	bus_virtio_fini(d);
-#endif
 	state_free(d);
 	vdpasim_mgmtdev_free(d->sim_net);
 	vdpasim_mgmtdev_free(d->sim_blk);

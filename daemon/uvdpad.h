@@ -65,8 +65,6 @@ struct daemon {
 	struct vdpa_driver vhost_driver;
 	struct vdpa_driver virtio_driver;
 	struct vv_blk_fs *blk_fs; /* $RUNTIME/blk while a file is in it */
-	/* why the last probe failed, for the management request's answer */
-	struct vdpa_extack probe_ext;
 
 	struct list_head devs; /* struct dev_rec */
 	struct list_head overrides; /* state.c */

@@ -422,12 +422,13 @@ int _vdpa_mgmtdev_dev_add_unbound(struct vdpa_mgmt_dev *mdev, const char *name,
 
 /**
  * struct vdpa_driver - a bus driver (vhost_vdpa, virtio_vdpa).
- * @probe: take the device; 0 or -errno (the device stays unbound).
+ * @probe: take the device; 0 or -errno (the device stays unbound), with
+ *	the reason in @ext (never NULL) for whoever asked for the binding.
  * @remove: give the device back, reset.
  */
 struct vdpa_driver {
 	const char *name;
-	int (*probe)(struct vdpa_device *vdev);
+	int (*probe)(struct vdpa_device *vdev, struct vdpa_extack *ext);
 	void (*remove)(struct vdpa_device *vdev);
 
 	struct vdpa_bus *bus;
@@ -456,6 +457,8 @@ const char *vdpa_get_driver_override(const struct vdpa_device *vdev);
  */
 int vdpa_device_attach(struct vdpa_device *vdev);
 int _vdpa_device_attach(struct vdpa_device *vdev);
+/* The same, with the failed probe's reason in @ext. */
+int _vdpa_device_attach_ext(struct vdpa_device *vdev, struct vdpa_extack *ext);
 /*
  * Bind to @drv (sysfs bind): -ENODEV unless both are on the same bus and
  * @drv matches, then -EBUSY if @vdev is bound already.

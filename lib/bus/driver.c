@@ -24,16 +24,19 @@ bool vdpa_driver_match(const struct vdpa_device *vdev,
 	return true;
 }
 
-/* vdpa_dev_probe(); bus->lock held. */
-static int vdpa_probe(struct vdpa_device *vdev, struct vdpa_driver *drv)
+/* vdpa_dev_probe(); bus->lock held. @ext NULL: nobody asks why. */
+static int vdpa_probe(struct vdpa_device *vdev, struct vdpa_driver *drv,
+		      struct vdpa_extack *ext)
 {
 	const struct vdpa_config_ops *ops = vdev->config;
+	struct vdpa_extack scratch;
 	int ret;
 
 	if (ops->get_vq_num_max(vdev) < vdpa_get_vq_num_min(vdev))
 		return -EINVAL;
 	vdev->driver = drv;
-	ret = drv->probe ? drv->probe(vdev) : 0;
+	scratch.msg[0] = '\0';
+	ret = drv->probe ? drv->probe(vdev, ext ? ext : &scratch) : 0;
 	if (ret) {
 		vdev->driver = NULL;
 		vdev->driver_data = NULL;
@@ -41,7 +44,7 @@ static int vdpa_probe(struct vdpa_device *vdev, struct vdpa_driver *drv)
 	return ret;
 }
 
-int _vdpa_device_attach(struct vdpa_device *vdev)
+int _vdpa_device_attach_ext(struct vdpa_device *vdev, struct vdpa_extack *ext)
 {
 	struct vdpa_driver *drv;
 	int ret = -ENODEV;
@@ -52,11 +55,16 @@ int _vdpa_device_attach(struct vdpa_device *vdev)
 	list_for_each_entry(drv, &vdev->bus->drivers, bus_link) {
 		if (!vdpa_driver_match(vdev, drv))
 			continue;
-		ret = vdpa_probe(vdev, drv);
+		ret = vdpa_probe(vdev, drv, ext);
 		if (!ret)
 			return 0;
 	}
 	return ret;
+}
+
+int _vdpa_device_attach(struct vdpa_device *vdev)
+{
+	return _vdpa_device_attach_ext(vdev, NULL);
 }
 
 int vdpa_device_attach(struct vdpa_device *vdev)
@@ -84,7 +92,7 @@ int vdpa_driver_bind(struct vdpa_driver *drv, struct vdpa_device *vdev)
 	else if (vdev->driver)
 		ret = -EBUSY;
 	else
-		ret = vdpa_probe(vdev, drv);
+		ret = vdpa_probe(vdev, drv, NULL);
 	vdpa_bus_unlock(vdev->bus);
 	return ret;
 }
@@ -128,7 +136,7 @@ int vdpa_register_driver(struct vdpa_bus *bus, struct vdpa_driver *drv)
 	if (bus->autoprobe)
 		vdpa_bus_for_each_device(vdev, bus)
 			if (!vdev->driver && vdpa_driver_match(vdev, drv))
-				vdpa_probe(vdev, drv);
+				vdpa_probe(vdev, drv, NULL);
 	vdpa_bus_unlock(bus);
 	return 0;
 }

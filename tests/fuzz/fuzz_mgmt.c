@@ -48,12 +48,12 @@ static struct vdpa_bus *bus;
 static struct vdpa_worker_pool *pool;
 static struct vdpa_mgmt_dev *mdev_net, *mdev_blk;
 
-static int drv_probe_ok(struct vdpa_device *vdev)
+static int drv_probe_ok(struct vdpa_device *vdev, struct vdpa_extack *ext)
 {
 	return 0;
 }
 
-static int drv_probe_fails(struct vdpa_device *vdev)
+static int drv_probe_fails(struct vdpa_device *vdev, struct vdpa_extack *ext)
 {
 	return -EIO;
 }

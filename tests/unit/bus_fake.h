@@ -363,7 +363,7 @@ static inline struct test_driver *to_tdrv(struct vdpa_driver *drv)
 	return container_of(drv, struct test_driver, drv);
 }
 
-static inline int tdrv_probe(struct vdpa_device *vdev)
+static inline int tdrv_probe(struct vdpa_device *vdev, struct vdpa_extack *ext)
 {
 	struct test_driver *d = to_tdrv(vdev->driver);
 
