@@ -12,6 +12,7 @@ import tempfile
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import daemon  # noqa: E402
 import guest  # noqa: E402
 import peers  # noqa: E402
 
@@ -36,6 +37,17 @@ def guest_image(tmp_path_factory):
     return guest.GuestImage.build(tmp_path_factory.mktemp("guest-image"))
 
 
+@pytest.fixture(scope="session")
+def ext4_image(tmp_path_factory):
+    """guest_image with virtio_pci, virtio_blk and ext4 in the initramfs
+    (a vhost-user-blk-pci disk the guest can format and mount)."""
+    why = guest.unavailable_reason()
+    if why:
+        pytest.skip(why)
+    return guest.GuestImage.build(tmp_path_factory.mktemp("guest-ext4"),
+                                  modules=["virtio_pci", "virtio_blk", "ext4"])
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -58,6 +70,14 @@ def workdir(request):
         print(f"\ne2e logs kept in {d}")
     else:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def uvdpad(workdir):
+    """uvdpad (UVDPA_BUILD, default build-san) with its runtime and state
+    dirs in workdir; it must exit 0 on SIGTERM at the end."""
+    with daemon.running(workdir) as d:
+        yield d
 
 
 @pytest.fixture

@@ -5,36 +5,20 @@ again, four queues driven from four guest CPUs, images served by qemu-nbd
 (qcow2) and nbdkit, an NBD server that vanishes and comes back, discard and
 write-zeroes reaching the file, read-only devices, and a resize the
 running guest sees. The host checks with its own tools (qemu-io, stat)."""
+import contextlib
 import os
 import re
-import signal
 import subprocess
-import time
 
 import pytest
 
-from guest import (Guest, GuestImage, host_binaries, run_guest,
-                   unavailable_reason, vhost_user_blk_args)
-from test_uvdpa_vhost import Uvdpad, UVDPA, UVDPAD, BUILD
+from guest import Guest, host_binaries, run_guest, vhost_user_blk_args
 from peers import stop_process, wait_for_path
 
 
 @pytest.fixture
-def uvdpad(workdir):
-    if not (os.access(UVDPAD, os.X_OK) and os.access(UVDPA, os.X_OK)):
-        pytest.skip("uvdpad or uvdpa not built in " + BUILD)
-    d = Uvdpad(workdir)
-    yield d
-    assert d.stop() == 0, d.read_log()[-3000:]
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    why = unavailable_reason()
-    if why:
-        pytest.skip(why)
-    return GuestImage.build(tmp_path_factory.mktemp("guest-blk"),
-                            modules=["virtio_pci", "virtio_blk", "ext4"])
+def image(ext4_image):
+    return ext4_image
 
 
 @pytest.fixture(scope="module")
@@ -148,25 +132,45 @@ def qemu_io_check(args):
     return p.stdout
 
 
+def start_nbd(argv, sock):
+    """An NBD server (argv) on the unix socket sock, its stderr in a log
+    beside the socket; started once the socket is there."""
+    if os.path.exists(sock):  # left by a killed one
+        os.unlink(sock)
+    with open(os.path.splitext(sock)[0] + ".log", "a") as log:
+        p = subprocess.Popen(argv, stderr=log)
+    assert wait_for_path(sock, 10, p) and p.poll() is None
+    return p
+
+
+@contextlib.contextmanager
+def nbd_server(argv, sock):
+    """start_nbd() for the with block; yields the server's NBD URI."""
+    srv = start_nbd(argv, sock)
+    try:
+        yield "nbd+unix:///?socket=" + sock
+    finally:
+        stop_process(srv)
+
+
+def guest_writes_pattern(d, image, workdir, name, uri):
+    """A blk device on uri; a guest writes PATTERN_WRITE's 1 MiB of 'Z'."""
+    d.cli("dev", "add", "name", name, "mgmtdev", "blk", "path", uri)
+    res = run_guest(image, PATTERN_WRITE, workdir, timeout=240,
+                    extra_args=vhost_user_blk_args(d.socket(name)))
+    res.check()
+
+
 def test_nbd_qemu_nbd_qcow2(uvdpad, workdir, image):
     d = uvdpad
     img = os.path.join(workdir, "disk.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, "64M"],
                    check=True)
     sock = os.path.join(workdir, "nbd.sock")
-    srv = subprocess.Popen(["qemu-nbd", "-f", "qcow2", "--socket", sock,
-                            "--persistent", "--shared=8", img],
-                           stderr=subprocess.PIPE)
-    try:
-        assert wait_for_path(sock, 10, srv)
-        d.cli("dev", "add", "name", "n0", "mgmtdev", "blk", "path",
-              "nbd+unix:///?socket=" + sock)
-        res = run_guest(image, PATTERN_WRITE, workdir, timeout=240,
-                        extra_args=vhost_user_blk_args(d.socket("n0")))
-        res.check()
+    with nbd_server(["qemu-nbd", "-f", "qcow2", "--socket", sock,
+                     "--persistent", "--shared=8", img], sock) as uri:
+        guest_writes_pattern(d, image, workdir, "n0", uri)
         d.cli("dev", "del", "n0")
-    finally:
-        stop_process(srv)
     # the qcow2 holds the guest's data
     qemu_io_check(["-f", "qcow2", "-r", "-c", "read -P 0x5a 3M 1M",
                    "-c", "read -P 0 0 3M", img])
@@ -175,20 +179,11 @@ def test_nbd_qemu_nbd_qcow2(uvdpad, workdir, image):
 def test_nbd_nbdkit_memory(uvdpad, workdir, image):
     d = uvdpad
     sock = os.path.join(workdir, "nbdkit.sock")
-    srv = subprocess.Popen(["nbdkit", "-f", "-U", sock, "memory", "64M"],
-                           stderr=subprocess.PIPE)
-    try:
-        assert wait_for_path(sock, 10, srv)
-        d.cli("dev", "add", "name", "n1", "mgmtdev", "blk", "path",
-              "nbd+unix:///?socket=" + sock)
-        res = run_guest(image, PATTERN_WRITE, workdir, timeout=240,
-                        extra_args=vhost_user_blk_args(d.socket("n1")))
-        res.check()
-        qemu_io_check(["-f", "raw", "-r", "-c", "read -P 0x5a 3M 1M",
-                       "nbd+unix:///?socket=" + sock])
+    with nbd_server(["nbdkit", "-f", "-U", sock, "memory", "64M"],
+                    sock) as uri:
+        guest_writes_pattern(d, image, workdir, "n1", uri)
+        qemu_io_check(["-f", "raw", "-r", "-c", "read -P 0x5a 3M 1M", uri])
         d.cli("dev", "del", "n1")
-    finally:
-        stop_process(srv)
 
 
 IO_LOOP = r"""
@@ -213,12 +208,7 @@ def test_nbd_server_vanishes_and_returns(uvdpad, workdir, image):
     sock = os.path.join(workdir, "nbdkit.sock")
 
     def server():
-        if os.path.exists(sock):  # left by the killed one
-            os.unlink(sock)
-        p = subprocess.Popen(["nbdkit", "-f", "-U", sock, "file", backing],
-                             stderr=subprocess.PIPE)
-        assert wait_for_path(sock, 10, p) and p.poll() is None
-        return p
+        return start_nbd(["nbdkit", "-f", "-U", sock, "file", backing], sock)
 
     srv = server()
     try:

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from guest import Guest, unavailable_reason, GuestImage
-from test_uvdpa_vhost import Uvdpad, UVDPA, UVDPAD, BUILD
+from daemon import UVDPA, Uvdpad, need_built
 
 LOOPS = 120
 KILLS = (20, 45, 70)  # SIGKILL after these loops
@@ -133,8 +133,7 @@ def kill_with_requests_in_flight(d, sig):
 
 
 def test_uvdpad_killed_under_a_writing_guest(workdir, image):
-    if not (os.access(UVDPAD, os.X_OK) and os.access(UVDPA, os.X_OK)):
-        pytest.skip("uvdpad or uvdpa not built in " + BUILD)
+    need_built()
     disk = os.path.join(workdir, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(64 << 20)

@@ -133,13 +133,17 @@ def test_testpmd_virtio_user_against_vhost_pmd(workdir, hugepages):
     assert second["rx_errors"] == 0 and second["tx_errors"] == 0, second
 
 
-NET_SCRIPT = r"""
+# The guest's first network interface up, with carrier, as $dev.
+NET_UP = r"""
 dev=$(first_netdev) || fail "no network interface"
 ip link set "$dev" up
 n=50
 while [ "$(cat /sys/class/net/$dev/carrier 2>/dev/null)" != 1 ]; do
 	n=$((n - 1)); [ $n -gt 0 ] || fail "$dev has no carrier"; sleep 0.1
 done
+"""
+
+NET_SCRIPT = NET_UP + r"""
 # Unicast echo requests to a made-up link-local neighbour (static entry: no
 # ARP); the io-forwarding peer sends each frame back unchanged, and the
 # driver counts it before the stack drops it as not ours.

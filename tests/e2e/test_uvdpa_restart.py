@@ -31,7 +31,7 @@ import pytest
 
 from guest import Guest, vhost_user_blk_args
 from peers import TestPmd, pick_cpus
-from test_uvdpa_vhost import uvdpad, vstat  # noqa: F401 (uvdpad: the fixture)
+from daemon import vstat
 
 MAC = "02:00:00:00:00:00"  # where tx_first sends: the filter passes it
 MiB = 1 << 20
@@ -104,6 +104,16 @@ def circulate(vu, seconds=1.0):
     last = vu.port_stats()
     assert mid["rx_packets"] > first["rx_packets"] > 0, (first, mid)
     return last
+
+
+def start_loop(vu):
+    """testpmd starts sending (tx_first) and forwarding; its counters once
+    frames have come back."""
+    vu.cmd("start tx_first 32")
+    time.sleep(0.5)
+    stats = vu.port_stats()
+    assert stats["rx_packets"] > 0, stats
+    return stats
 
 
 def settled_tx(d, name, want, timeout=5):
@@ -291,10 +301,7 @@ def test_second_frontend_refused(workdir, hugepages, uvdpad):
     sock = add_net(uvdpad, "net0")
     cpu_a, cpu_b = pick_cpus()
     with TestPmd.virtio_user(sock, workdir, cpu=cpu_a, name="testpmd-first") as vu:
-        vu.cmd("start tx_first 32")
-        time.sleep(0.5)
-        before = vu.port_stats()
-        assert before["rx_packets"] > 0, before
+        before = start_loop(vu)
 
         # a bare vhost-user client: closed, no reply (a socket.timeout
         # here would mean uvdpad kept it waiting)
@@ -339,10 +346,7 @@ def test_dev_del_with_connected_frontend(workdir, hugepages, uvdpad):
     assert os.path.basename(target0).startswith("vhost-vdpa-"), target0
     cpu, _ = pick_cpus()
     with TestPmd.virtio_user(sock0, workdir, cpu=cpu, name="testpmd-net0") as vu:
-        vu.cmd("start tx_first 32")
-        time.sleep(0.5)
-        s0 = vu.port_stats()
-        assert s0["rx_packets"] > 0, s0
+        start_loop(vu)
 
         uvdpad.cli("dev", "del", "net0")
         # the by-name link and the socket it named are gone at once

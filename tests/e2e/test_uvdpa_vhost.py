@@ -2,66 +2,12 @@
 (QEMU, TCG) on vdpasim_blk and vdpasim_net, and DPDK testpmd's virtio-user
 on vdpasim_net. What the guest or testpmd saw is checked against what
 uvdpa's own counters say."""
-import os
-import re
-import signal
-import subprocess
 import time
 
-import pytest
-
+from daemon import vstat
 from guest import Guest, run_guest, vhost_user_blk_args, vhost_user_net_args
 from peers import TestPmd, pick_cpus
-from test_reference_peers import BLOCK, DISK_SIZE, WRITES
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.path.join(ROOT, os.environ.get("UVDPA_BUILD", "build-san"))
-UVDPAD = os.path.join(BUILD, "daemon", "uvdpad")
-UVDPA = os.path.join(BUILD, "cli", "uvdpa")
-
-
-class Uvdpad:
-    def __init__(self, workdir):
-        self.run_dir = os.path.join(workdir, "run")
-        self.log = os.path.join(workdir, "uvdpad.log")
-        self.env = dict(os.environ, UVDPA_RUNTIME_DIR=self.run_dir)
-        self.proc = subprocess.Popen(
-            [UVDPAD, "--state-dir", os.path.join(workdir, "state"),
-             "--log-level", "debug"], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
-        sock = os.path.join(self.run_dir, "uvdpad.sock")
-        for _ in range(400):
-            if os.path.exists(sock):
-                break
-            assert self.proc.poll() is None, self.read_log()
-            time.sleep(0.05)
-
-    def cli(self, *args):
-        p = subprocess.run([UVDPA] + list(args), capture_output=True,
-                           text=True, env=self.env, timeout=60)
-        assert p.returncode == 0, (args, p.stdout, p.stderr)
-        return p.stdout
-
-    def socket(self, name):
-        return os.path.join(self.run_dir, "by-name", name)
-
-    def read_log(self):
-        with open(self.log) as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-
-@pytest.fixture
-def uvdpad(workdir):
-    if not (os.access(UVDPAD, os.X_OK) and os.access(UVDPA, os.X_OK)):
-        pytest.skip("uvdpad or uvdpa not built in " + BUILD)
-    d = Uvdpad(workdir)
-    yield d
-    assert d.stop() == 0, d.read_log()[-3000:]
-
+from test_reference_peers import DISK_SIZE, NET_UP, WRITES
 
 BLK_SCRIPT = r"""
 wait_for /dev/vda 10
@@ -112,13 +58,7 @@ def test_guest_on_vdpasim_blk(guest_image, workdir, uvdpad):
 NET_MAC = "52:54:00:12:34:56"
 NET_MTU = 9000
 
-NET_SCRIPT = r"""
-dev=$(first_netdev) || fail "no network interface"
-ip link set "$dev" up
-n=50
-while [ "$(cat /sys/class/net/$dev/carrier 2>/dev/null)" != 1 ]; do
-	n=$((n - 1)); [ $n -gt 0 ] || fail "$dev has no carrier"; sleep 0.1
-done
+NET_SCRIPT = NET_UP + r"""
 echo "mtu: $(cat /sys/class/net/$dev/mtu)"
 # echo requests to a neighbour that has the guest's own MAC: the device
 # loops them back, the driver counts them, the stack drops them
@@ -130,11 +70,6 @@ echo "net: $dev tx=$(cat $s/tx_packets) rx=$(cat $s/rx_packets)"
 # stay up while the host reads uvdpa's view of the device
 sleep 30
 """
-
-
-def vstat(out, key):
-    m = re.search(re.escape(key) + r" (\d+)", out)
-    return int(m.group(1)) if m else None
 
 
 def test_guest_on_vdpasim_net(guest_image, workdir, uvdpad):

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from guest import GuestImage, run_guest, unavailable_reason, vhost_user_blk_args
-from test_uvdpa_vhost import Uvdpad, UVDPA, UVDPAD, BUILD
+from guest import run_guest, vhost_user_blk_args
+from daemon import UVDPA, running
 
 MAC = "52:54:00:aa:bb:01"
 
@@ -28,11 +28,8 @@ def sh(*args, check=True, **kw):
 
 @pytest.fixture
 def uvdpad(workdir):
-    if not (os.access(UVDPAD, os.X_OK) and os.access(UVDPA, os.X_OK)):
-        pytest.skip("uvdpad or uvdpa not built in " + BUILD)
-    d = Uvdpad(workdir)
-    yield d
-    assert d.stop() == 0, d.read_log()[-3000:]
+    with running(workdir) as d:
+        yield d
     # the FUSE filesystem goes with the last file, and with uvdpad
     assert not os.path.ismount(os.path.join(d.run_dir, "blk"))
 
@@ -163,15 +160,6 @@ def test_net_tap_names(uvdpad):
 
 
 # ---- blk: a file -----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def ext4_image(tmp_path_factory):
-    why = unavailable_reason()
-    if why:
-        pytest.skip(why)
-    return GuestImage.build(tmp_path_factory.mktemp("guest-ext4"),
-                            modules=["virtio_pci", "virtio_blk", "ext4"])
-
 
 def blk_file(d, name):
     return os.path.join(d.run_dir, "blk", name)
