@@ -185,12 +185,16 @@ static void blk_nbd_hung(void **state)
 	struct blk_env *e = *state;
 	struct qreq r;
 	uint32_t len = 0;
+	int wst;
 
 	if (!nbdkit_env(e, NULL))
 		return;
 	start(e, 1, ~0ull);
 	rw_check(e, 0, 0, 4096, 1, 1, 0);
 	kill(e->server, SIGSTOP);
+	/* stopped only once every thread is: before, one may still reply */
+	assert_int_equal(waitpid(e->server, &wst, WUNTRACED), e->server);
+	assert_true(WIFSTOPPED(wst));
 	assert_int_equal(
 		qreq_add(&e->d, 0, &r, VIRTIO_BLK_T_IN, 0, 4096, false, 1, 0),
 		0);
