@@ -134,6 +134,8 @@ struct vq_dev {
  */
 int vq_dev_init(struct vq_dev *vq, const struct vq_config *cfg);
 void vq_dev_release(struct vq_dev *vq);
+/* Back to a zeroed queue (a device reset), keeping only the bounce buffer. */
+void vq_dev_forget(struct vq_dev *vq);
 
 /*
  * Take up to @max available chains into @elems, their iovecs into @iov

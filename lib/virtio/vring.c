@@ -84,11 +84,7 @@ static int vq_map_rings(struct vq_dev *vq, const struct vq_config *cfg)
 
 int vq_dev_init(struct vq_dev *vq, const struct vq_config *cfg)
 {
-	struct vring_desc *bounce = vq->bounce;
-
-	vq_inflight_release(vq);
-	memset(vq, 0, sizeof(*vq));
-	vq->bounce = bounce;
+	vq_dev_forget(vq);
 	vq->num = cfg->num;
 	vq->iotlb = cfg->iotlb;
 	vq->event_idx = cfg->features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX);
@@ -117,6 +113,15 @@ int vq_dev_init(struct vq_dev *vq, const struct vq_config *cfg)
 		return -EIO;
 	vq_dev_enable_notify(vq);
 	return 0;
+}
+
+void vq_dev_forget(struct vq_dev *vq)
+{
+	struct vring_desc *bounce = vq->bounce;
+
+	vq_inflight_release(vq);
+	memset(vq, 0, sizeof(*vq));
+	vq->bounce = bounce;
 }
 
 void vq_dev_release(struct vq_dev *vq)

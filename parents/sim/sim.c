@@ -503,8 +503,6 @@ static void sim_set_status(struct vdpa_device *vdev, uint8_t status)
 
 static void sim_vq_reset(struct sim_vq *vq)
 {
-	struct vq_dev ring = vq->ring;
-
 	vq->ready = false;
 	vq->desc_addr = vq->driver_addr = vq->device_addr = 0;
 	vq->num = 0;
@@ -513,10 +511,7 @@ static void sim_vq_reset(struct sim_vq *vq)
 	vq->callfd = -1;
 	__atomic_store_n(&vq->kickfd, -1, __ATOMIC_RELAXED);
 	vq->inflight = NULL; /* the region was the driver's */
-	/* keep the bounce buffer, forget the ring */
-	free(ring.resubmit);
-	memset(&vq->ring, 0, sizeof(vq->ring));
-	vq->ring.bounce = ring.bounce;
+	vq_dev_forget(&vq->ring);
 }
 
 static int sim_compat_reset(struct vdpa_device *vdev, uint32_t flags)
