@@ -142,14 +142,6 @@ static struct vv_net *probe(struct vdpa_device *vdev, const char *ifname)
 	return n;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -218,12 +210,12 @@ static void ns_enter(struct env *e, const char *ifname)
 		0);
 	assert_int_equal(sh("ip -n %s link set %s up", e->ns, ifname), 0);
 	/* until linkwatch has run, the noop qdisc drops what is sent */
-	for (int64_t end = now_ms() + WAIT_MS;; sleep_ms(10)) {
+	for (int64_t end = test_now_ms() + WAIT_MS;; sleep_ms(10)) {
 		if (!sh("ip -n %s -o link show %s | grep LOWER_UP | "
 			"grep -vq 'qdisc noop'",
 			e->ns, ifname))
 			break;
-		assert_true(now_ms() < end);
+		assert_true(test_now_ms() < end);
 	}
 	snprintf(path, sizeof(path), "/run/netns/%s", e->ns);
 	e->home_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -365,8 +357,8 @@ static unsigned int udp_echo(int ps, int us, const uint8_t *dst, unsigned n,
 
 		assert_int_equal(send(ps, f, len, 0), (ssize_t)len);
 	}
-	end = now_ms() + WAIT_MS;
-	while (got < n && now_ms() < end) {
+	end = test_now_ms() + WAIT_MS;
+	while (got < n && test_now_ms() < end) {
 		ssize_t r = recv(us, in, sizeof(in), 0);
 
 		if (r == (ssize_t)payload)
@@ -581,7 +573,7 @@ static void test_counters(void **state)
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(udp_echo(ps, us, MYMAC, 50, 100 + 100 * i),
 				 50);
-	end = now_ms() + WAIT_MS;
+	end = test_now_ms() + WAIT_MS;
 	do {
 		tx = if_stat("vvc0", true, STAT_PACKETS);
 		rx = if_stat("vvc0", false, STAT_PACKETS);
@@ -590,7 +582,7 @@ static void test_counters(void **state)
 		if (tx == dev_tx && rx == dev_rx)
 			break;
 		sleep_ms(20);
-	} while (now_ms() < end);
+	} while (test_now_ms() < end);
 	print_message("tap tx %llu rx %llu, device tx %llu rx %llu\n",
 		      (unsigned long long)tx, (unsigned long long)rx,
 		      (unsigned long long)dev_tx, (unsigned long long)dev_rx);
@@ -641,8 +633,9 @@ static void test_remove_under_traffic(void **state)
 	ns_enter(e, "vvr0");
 	fl.ps = packet_socket("vvr0");
 	assert_int_equal(pthread_create(&t, NULL, flood_fn, &fl), 0);
-	end = now_ms() + WAIT_MS;
-	while (if_stat("vvr0", false, STAT_PACKETS) < 2000 && now_ms() < end)
+	end = test_now_ms() + WAIT_MS;
+	while (if_stat("vvr0", false, STAT_PACKETS) < 2000 &&
+	       test_now_ms() < end)
 		sleep_ms(5);
 	assert_true(if_stat("vvr0", false, STAT_PACKETS) >= 2000);
 	vv_net_remove(e->n);
@@ -699,7 +692,7 @@ static void link_set(bool up)
 
 static bool carrier_is(const char *ifname, const char *want)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = test_now_ms() + WAIT_MS;
 	char buf[16];
 
 	do {
@@ -707,7 +700,7 @@ static bool carrier_is(const char *ifname, const char *want)
 		if (!strcmp(buf, want))
 			return true;
 		sleep_ms(10);
-	} while (now_ms() < end);
+	} while (test_now_ms() < end);
 	return false;
 }
 
