@@ -371,22 +371,28 @@ static void vv_op_flush(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0); /* close(): fsync is what flushes */
 }
 
+/* @size cut at the end of the file; 0 when @off is not inside it. */
+static size_t vv_clip(const struct vv_blk *b, off_t off, size_t size)
+{
+	uint64_t fsize = vv_blk_size(b);
+
+	if (off < 0 || (uint64_t)off >= fsize)
+		return 0;
+	return size < fsize - (uint64_t)off ? size : fsize - (uint64_t)off;
+}
+
 static void vv_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct vv_blk *b = vv_file_io(req, ino);
-	uint64_t fsize;
 	int ret;
 
 	if (!b)
 		return;
-	fsize = vv_blk_size(b);
-	if (off < 0 || (uint64_t)off >= fsize || !size) {
+	if (!(size = vv_clip(b, off, size))) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	if (size > fsize - (uint64_t)off)
-		size = fsize - (uint64_t)off;
 	ret = vv_io_rw(b, req, VV_OP_READ, (uint64_t)off, size, NULL);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -396,12 +402,10 @@ static void vv_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct vv_blk *b = vv_file_io(req, ino);
-	uint64_t fsize;
 	int ret;
 
 	if (!b)
 		return;
-	fsize = vv_blk_size(b);
 	if (b->ro) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -410,12 +414,10 @@ static void vv_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, 0);
 		return;
 	}
-	if (off < 0 || (uint64_t)off >= fsize) {
+	if (!(size = vv_clip(b, off, size))) {
 		fuse_reply_err(req, ENOSPC); /* as past a block device's end */
 		return;
 	}
-	if (size > fsize - (uint64_t)off)
-		size = fsize - (uint64_t)off;
 	ret = vv_io_rw(b, req, VV_OP_WRITE, (uint64_t)off, size, buf);
 	if (ret)
 		fuse_reply_err(req, -ret);
