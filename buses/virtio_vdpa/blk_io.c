@@ -516,8 +516,7 @@ unsigned int vv_io_poll(struct vv_blk_fs *fs, bool *busy)
 			if (q->nfree == q->nslots)
 				continue;
 			*busy = true;
-			if (le16toh(load_acquire(&d->used->idx)) ==
-			    d->last_used_idx)
+			if (!vq_drv_has_used(d))
 				continue;
 			n += q->nslots - q->nfree;
 			vv_io_complete(q);

@@ -72,6 +72,9 @@ bool vq_drv_kick_prepare(struct vq_drv *vq);
 /* The next used chain's token and written length, or NULL. */
 void *vq_drv_get_used(struct vq_drv *vq, uint32_t *len);
 
+/* True when the device has used chains not yet collected (no side effect). */
+bool vq_drv_has_used(const struct vq_drv *vq);
+
 /* Ask the device not to notify. */
 void vq_drv_disable_cb(struct vq_drv *vq);
 /* Ask for notifications again; false when used chains are pending. */

@@ -209,6 +209,11 @@ void *vq_drv_get_used(struct vq_drv *vq, uint32_t *len)
 	return token;
 }
 
+bool vq_drv_has_used(const struct vq_drv *vq)
+{
+	return le16toh(load_acquire(&vq->used->idx)) != vq->last_used_idx;
+}
+
 void vq_drv_disable_cb(struct vq_drv *vq)
 {
 	vq->avail_flags = VRING_AVAIL_F_NO_INTERRUPT;
