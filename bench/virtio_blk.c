@@ -22,7 +22,8 @@
 
 #include "virtio_vdpa.h"
 
-static void bench_log(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void
+bench_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -162,7 +162,8 @@ static int cmd_gen(int argc, char **argv)
 
 /* ---- the device ---- */
 
-static void log_stderr(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void
+log_stderr(int level, const char *fmt, ...)
 {
 	va_list ap;
 

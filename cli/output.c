@@ -454,30 +454,27 @@ static void pr_blk_config(const struct cli_attrs *a)
 		  "max_write_zeroes_seg" },
 	};
 	const struct nlattr *attr;
-	char fmt[64];
+	uint64_t v;
 
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		attr = a->tb[fields[i].type];
 		if (!attr)
 			continue;
-		snprintf(fmt, sizeof(fmt), "%s %%" PRIu64 " ", fields[i].name);
 		switch (mnl_attr_get_payload_len(attr)) {
 		case 1:
-			print_u64(PRINT_ANY, fields[i].name, fmt,
-				  mnl_attr_get_u8(attr));
+			v = mnl_attr_get_u8(attr);
 			break;
 		case 2:
-			print_u64(PRINT_ANY, fields[i].name, fmt,
-				  mnl_attr_get_u16(attr));
+			v = mnl_attr_get_u16(attr);
 			break;
 		case 4:
-			print_u64(PRINT_ANY, fields[i].name, fmt,
-				  mnl_attr_get_u32(attr));
+			v = mnl_attr_get_u32(attr);
 			break;
 		default:
-			print_u64(PRINT_ANY, fields[i].name, fmt,
-				  mnl_attr_get_u64(attr));
+			v = mnl_attr_get_u64(attr);
 		}
+		print_string(PRINT_FP, NULL, "%s ", fields[i].name);
+		print_u64(PRINT_ANY, fields[i].name, "%" PRIu64 " ", v);
 	}
 	if ((attr = a->tb[VDPA_ATTR_DEV_BLK_READ_ONLY]))
 		print_bool(PRINT_ANY, "read_only", "read_only %s ",

@@ -23,7 +23,8 @@ struct virtio_bind {
 	struct vv_blk *blk;
 };
 
-static void vv_log(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void vv_log(int level,
+							 const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

@@ -55,7 +55,8 @@ void vv_fs_log(struct vv_blk_fs *fs, int level, const char *fmt, ...)
 static __thread char vv_fuse_msg[160];
 static vv_log_fn vv_fuse_log_to; /* the last filesystem's log */
 
-static void vv_fuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+vv_fuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	vv_log_fn to = __atomic_load_n(&vv_fuse_log_to, __ATOMIC_RELAXED);
 	size_t n;

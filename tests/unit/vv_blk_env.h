@@ -282,7 +282,8 @@ struct env {
 	char path[160];
 };
 
-static inline void test_log(int level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void
+test_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 
