@@ -145,7 +145,7 @@ static int cmd_dev_help(struct cli *c, int argc, char **argv)
 		"                                                    [ num_queues N ] [ queue_size N ]\n"
 		"                                                    [ direct { on | off } ] [ writeback { on | off } ]\n"
 		"                                                    [ serial SERIAL ] [ logical_block_size { 512 | 4096 } ]\n"
-		"                                                    [ capacity SIZE ]\n"
+		"                                                    [ capacity SIZE ] [ aio { auto | io_uring | inline } ]\n"
 		"       uvdpa dev del DEV\n"
 		"       uvdpa dev bind DEV driver { vhost_vdpa | virtio_vdpa }\n"
 		"       uvdpa dev unbind DEV\n"

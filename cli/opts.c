@@ -324,6 +324,7 @@ static const struct opt_desc {
 	{ "direct", false, true, false, CLI_OPT_BLK_DIRECT, cli_opt_direct },
 	{ "writeback", false, true, false, CLI_OPT_BLK_WRITEBACK,
 	  cli_opt_writeback },
+	{ "aio", false, true, false, CLI_OPT_BLK_AIO, cli_opt_aio },
 	{ "serial", false, true, false, CLI_OPT_BLK_SERIAL, cli_opt_serial },
 	{ "logical_block_size", false, true, false, CLI_OPT_BLK_LBS,
 	  cli_opt_lbs },

@@ -37,6 +37,7 @@
 #define CLI_OPT_BLK_SERIAL (1ULL << 20) /* serial STR */
 #define CLI_OPT_BLK_LBS (1ULL << 21) /* logical_block_size 512|4096 */
 #define CLI_OPT_BLK_CAPACITY (1ULL << 22) /* capacity SIZE */
+#define CLI_OPT_BLK_AIO (1ULL << 23) /* aio auto|io_uring|inline */
 
 /* What `dev add` takes beyond iproute2's words. */
 #define CLI_OPT_DEV_ADD_EXT                                                    \
@@ -44,7 +45,8 @@
 	 CLI_OPT_DRIVER | CLI_OPT_IFNAME | CLI_OPT_BLK_PATH |                  \
 	 CLI_OPT_BLK_READONLY | CLI_OPT_BLK_NUM_QUEUES |                       \
 	 CLI_OPT_BLK_QUEUE_SIZE | CLI_OPT_BLK_DIRECT | CLI_OPT_BLK_WRITEBACK | \
-	 CLI_OPT_BLK_SERIAL | CLI_OPT_BLK_LBS | CLI_OPT_BLK_CAPACITY)
+	 CLI_OPT_BLK_SERIAL | CLI_OPT_BLK_LBS | CLI_OPT_BLK_CAPACITY |         \
+	 CLI_OPT_BLK_AIO)
 
 #define CLI_ETH_ALEN 6
 
@@ -73,6 +75,7 @@ struct cli_opts {
 	uint8_t blk_readonly;
 	uint8_t blk_direct;
 	uint8_t blk_writeback;
+	uint8_t blk_aio; /* enum uvdpa_blk_aio */
 };
 
 /* iproute2's matches(): @arg is a non-empty prefix of @keyword. */
@@ -102,6 +105,7 @@ int cli_opt_num_queues(struct cli_opts *o, char *arg);
 int cli_opt_queue_size(struct cli_opts *o, char *arg);
 int cli_opt_direct(struct cli_opts *o, char *arg);
 int cli_opt_writeback(struct cli_opts *o, char *arg);
+int cli_opt_aio(struct cli_opts *o, char *arg);
 int cli_opt_serial(struct cli_opts *o, char *arg);
 int cli_opt_lbs(struct cli_opts *o, char *arg);
 int cli_opt_capacity(struct cli_opts *o, char *arg);

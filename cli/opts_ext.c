@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uvdpa/compiler.h>
 #include <uvdpa/mgmt.h>
 
 #include "opts.h"
@@ -86,6 +87,23 @@ int cli_opt_direct(struct cli_opts *o, char *arg)
 int cli_opt_writeback(struct cli_opts *o, char *arg)
 {
 	return on_off("writeback", arg, &o->blk_writeback);
+}
+
+int cli_opt_aio(struct cli_opts *o, char *arg)
+{
+	static const char *const names[] = {
+		[UVDPA_BLK_AIO_AUTO] = "auto",
+		[UVDPA_BLK_AIO_IO_URING] = "io_uring",
+		[UVDPA_BLK_AIO_INLINE] = "inline",
+	};
+
+	for (size_t i = 0; arg && i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(arg, names[i])) {
+			o->blk_aio = (uint8_t)i;
+			return 0;
+		}
+	}
+	return missing_value("aio", "auto, io_uring or inline");
 }
 
 /* `readonly` is a word alone: it takes no value. */
@@ -232,6 +250,9 @@ bool cli_opts_put_ext(struct nlmsghdr *nlh, size_t size,
 	if (ok && p & CLI_OPT_BLK_WRITEBACK)
 		ok = mnl_attr_put_u8_check(nlh, size, UVDPA_ATTR_BLK_WRITEBACK,
 					   o->blk_writeback);
+	if (ok && p & CLI_OPT_BLK_AIO)
+		ok = mnl_attr_put_u8_check(nlh, size, UVDPA_ATTR_BLK_AIO,
+					   o->blk_aio);
 	if (ok && p & CLI_OPT_BLK_NUM_QUEUES)
 		ok = mnl_attr_put_u16_check(nlh, size,
 					    UVDPA_ATTR_BLK_NUM_QUEUES,

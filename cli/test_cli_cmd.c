@@ -59,7 +59,7 @@ static const char dev_help[] =
 	"                                                    [ serial SERIAL ] "
 	"[ logical_block_size { 512 | 4096 } ]\n"
 	"                                                    [ capacity SIZE "
-	"]\n"
+	"] [ aio { auto | io_uring | inline } ]\n"
 	"       uvdpa dev del DEV\n"
 	"       uvdpa dev bind DEV driver { vhost_vdpa | virtio_vdpa }\n"
 	"       uvdpa dev unbind DEV\n"

@@ -63,10 +63,10 @@ static void put_rec(FILE *f, const struct dev_rec *r)
 	put_enc(f, "serial", c->blk.serial ? c->blk.serial : "");
 	fprintf(f,
 		" capacity=%" PRIu64
-		" lbs=%u queues=%u qsize=%u ro=%d direct=%d wb=%d",
+		" lbs=%u queues=%u qsize=%u ro=%d direct=%d wb=%d aio=%u",
 		c->blk.capacity, c->blk.logical_block_size, c->blk.num_queues,
 		c->blk.queue_size, c->blk.readonly, c->blk.direct,
-		c->blk.writeback);
+		c->blk.writeback, c->blk.aio);
 	put_opt_u32(f, "owner", r->opts.has_owner, r->opts.owner);
 	put_opt_u32(f, "group", r->opts.has_group, r->opts.group);
 	put_opt_u32(f, "mode", r->opts.has_mode, r->opts.mode);
@@ -186,6 +186,8 @@ static bool parse_word(struct dev_rec *r, const char *k, const char *v)
 		c->blk.direct = n;
 	else if (!strcmp(k, "wb"))
 		c->blk.writeback = n;
+	else if (!strcmp(k, "aio"))
+		c->blk.aio = (uint8_t)n; /* the parent checks it again */
 	/* an unknown key: written by a newer uvdpad, ignored */
 	return true;
 }

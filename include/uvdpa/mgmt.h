@@ -85,6 +85,20 @@
 #define UVDPA_ATTR_BLK_SERIAL 0x1016 /* string, up to 20 bytes */
 #define UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE 0x1017 /* u32: 512 or 4096 */
 #define UVDPA_ATTR_BLK_CAPACITY 0x1018 /* u64: bytes */
+#define UVDPA_ATTR_BLK_AIO 0x1019 /* u8: enum uvdpa_blk_aio */
+
+/*
+ * How the blk parent does a file's I/O. auto: inline on memory file
+ * systems (tmpfs, ramfs, hugetlbfs), whose I/O never waits for a device
+ * and which io_uring can only run in its io-wq threads; io_uring
+ * otherwise. io_uring: every request through the queue's ring. inline:
+ * the queue's worker makes the system call itself.
+ */
+enum uvdpa_blk_aio {
+	UVDPA_BLK_AIO_AUTO,
+	UVDPA_BLK_AIO_IO_URING,
+	UVDPA_BLK_AIO_INLINE,
+};
 
 /*
  * The runtime directory a client should look in, in order: @env_dir

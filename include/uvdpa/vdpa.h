@@ -329,6 +329,7 @@ struct vdpa_dev_set_config {
 		bool readonly;
 		bool direct; /* O_DIRECT */
 		bool writeback; /* volatile write cache (CONFIG_WCE) */
+		uint8_t aio; /* enum uvdpa_blk_aio */
 	} blk;
 	uint64_t mask; /* BIT_ULL(VDPA_ATTR_*) of each attribute given */
 	/* UVDPA_EXT_BIT(UVDPA_ATTR_*) of each extension attribute given */

@@ -557,6 +557,8 @@ static void dev_new_blk(struct mgmt_req *req, struct vdpa_dev_set_config *c)
 		c->blk.direct = mnl_attr_get_u8(a);
 	if ((a = ext_attr(req, UVDPA_ATTR_BLK_WRITEBACK)))
 		c->blk.writeback = mnl_attr_get_u8(a);
+	if ((a = ext_attr(req, UVDPA_ATTR_BLK_AIO)))
+		c->blk.aio = mnl_attr_get_u8(a);
 	if ((a = ext_attr(req, UVDPA_ATTR_BLK_NUM_QUEUES)))
 		c->blk.num_queues = mnl_attr_get_u16(a);
 	if ((a = ext_attr(req, UVDPA_ATTR_BLK_QUEUE_SIZE)))

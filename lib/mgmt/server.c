@@ -58,6 +58,8 @@ static const struct mgmt_policy ext_policy[MGMT_EXT_ATTRS] = {
 	[EXT(UVDPA_ATTR_BLK_QUEUE_SIZE)] = { .type = POL_U16 },
 	[EXT(UVDPA_ATTR_BLK_DIRECT)] = { .type = POL_U8, .max = 1 },
 	[EXT(UVDPA_ATTR_BLK_WRITEBACK)] = { .type = POL_U8, .max = 1 },
+	[EXT(UVDPA_ATTR_BLK_AIO)] = { .type = POL_U8,
+				      .max = UVDPA_BLK_AIO_INLINE },
 	[EXT(UVDPA_ATTR_BLK_SERIAL)] = { .type = POL_NUL_STRING },
 	[EXT(UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE)] = { .type = POL_U32 },
 	[EXT(UVDPA_ATTR_BLK_CAPACITY)] = { .type = POL_U64 },

@@ -37,7 +37,8 @@ _Static_assert(sizeof(struct virtio_blk_config) <= BLK_CONFIG_SIZE,
 	 UVDPA_EXT_BIT(UVDPA_ATTR_BLK_WRITEBACK) |                             \
 	 UVDPA_EXT_BIT(UVDPA_ATTR_BLK_SERIAL) |                                \
 	 UVDPA_EXT_BIT(UVDPA_ATTR_BLK_LOGICAL_BLOCK_SIZE) |                    \
-	 UVDPA_EXT_BIT(UVDPA_ATTR_BLK_CAPACITY))
+	 UVDPA_EXT_BIT(UVDPA_ATTR_BLK_CAPACITY) |                              \
+	 UVDPA_EXT_BIT(UVDPA_ATTR_BLK_AIO))
 
 static bool blk_given(const struct vdpa_dev_set_config *c, unsigned int attr)
 {
@@ -124,6 +125,17 @@ static int blk_parse_modes(const struct vdpa_dev_set_config *c,
 	if (p->direct && p->nbd) {
 		vdpa_extack_set(ext, "direct applies to files and block "
 				     "devices, not to NBD");
+		return -EINVAL;
+	}
+	p->aio = blk_given(c, UVDPA_ATTR_BLK_AIO) ? c->blk.aio
+						  : UVDPA_BLK_AIO_AUTO;
+	if (p->aio > UVDPA_BLK_AIO_INLINE) {
+		vdpa_extack_set(ext, "aio must be auto, io_uring or inline");
+		return -EINVAL;
+	}
+	if (p->aio != UVDPA_BLK_AIO_AUTO && p->nbd) {
+		vdpa_extack_set(ext, "aio applies to files and block devices, "
+				     "not to NBD");
 		return -EINVAL;
 	}
 	if (serial && strlen(serial) > BLK_SERIAL_MAX) {

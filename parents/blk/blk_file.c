@@ -17,15 +17,27 @@
  *  - WRITE_ZEROES: fallocate(ZERO_RANGE | KEEP_SIZE), or PUNCH_HOLE with
  *    the UNMAP flag; where the file system has neither (tmpfs has no
  *    ZERO_RANGE) the next one is tried, and zeroes are written at last.
+ *
+ * Inline I/O (aio inline, and aio auto on tmpfs and ramfs): the worker
+ * makes each system call itself and queues the request with its result;
+ * the round's post() hands those results to the same completion code a
+ * CQE goes to. Memory file systems have no FMODE_NOWAIT, so io_uring
+ * would run every one of their reads and writes in an io-wq thread: a
+ * wake-up and a context switch per request for what is a memcpy, on the
+ * CPUs the guest and the worker need.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <uvdpa/mgmt.h>
 
 #include "blk_priv.h"
 
@@ -66,14 +78,45 @@ static void file_prep_rw(struct blk_queue *q, struct blk_req *r,
 			      blk_wce(blk) ? 0 : RWF_DSYNC);
 }
 
+/* Inline I/O: @r's system call returned @res; post() completes it. */
+static void file_inline_done(struct blk_queue *q, struct blk_req *r, int res)
+{
+	r->res = res;
+	r->next = NULL;
+	if (!q->done_head)
+		q->done_tail = &q->done_head;
+	*q->done_tail = r;
+	q->done_tail = &r->next;
+}
+
+static int file_sys_rw(struct blk_dev *blk, struct blk_req *r, bool zeroes)
+{
+	uint64_t off = r->offset + r->done;
+	ssize_t ret;
+	int flags = 0;
+
+	if (r->type != VIRTIO_BLK_T_IN && !zeroes && !blk_wce(blk))
+		flags = RWF_DSYNC;
+	do {
+		if (r->type == VIRTIO_BLK_T_IN)
+			ret = preadv2(blk->fd, r->cur, (int)r->ncur, (off_t)off,
+				      0);
+		else
+			ret = pwritev2(blk->fd, r->cur, (int)r->ncur,
+				       (off_t)off, flags);
+	} while (ret < 0 && errno == EINTR);
+	/* at most BLK_MAX_IO (8 MiB) or a zero chunk: fits an int */
+	return ret < 0 ? -errno : (int)ret;
+}
+
 /* Queue what is left of a read or write; false when the ring is gone. */
 static bool file_rw_submit(struct blk_queue *q, struct blk_req *r)
 {
-	struct io_uring_sqe *sqe = blk_get_sqe(q);
+	bool zeroes =
+		r->step == WZ_WRITE && r->type == VIRTIO_BLK_T_WRITE_ZEROES;
+	struct io_uring_sqe *sqe;
 
-	if (!sqe)
-		return false;
-	if (r->step == WZ_WRITE && r->type == VIRTIO_BLK_T_WRITE_ZEROES) {
+	if (zeroes) {
 		uint64_t left = r->len - r->done;
 
 		r->one.iov_base = file_zeroes;
@@ -81,11 +124,19 @@ static bool file_rw_submit(struct blk_queue *q, struct blk_req *r)
 			left < FILE_ZERO_CHUNK ? left : FILE_ZERO_CHUNK;
 		r->cur = &r->one;
 		r->ncur = 1;
+	}
+	if (q->blk->inline_io) {
+		file_inline_done(q, r, file_sys_rw(q->blk, r, zeroes));
+		return true;
+	}
+	sqe = blk_get_sqe(q);
+	if (!sqe)
+		return false;
+	if (zeroes)
 		io_uring_prep_writev2(sqe, q->blk->fd, r->cur, 1,
 				      r->offset + r->done, 0);
-	} else {
+	else
 		file_prep_rw(q, r, sqe);
-	}
 	io_uring_sqe_set_data(sqe, r);
 	return true;
 }
@@ -113,12 +164,21 @@ static int file_rw_start(struct blk_queue *q, struct blk_req *r)
 
 static int file_fallocate(struct blk_queue *q, struct blk_req *r, int mode)
 {
-	struct io_uring_sqe *sqe = blk_get_sqe(q);
+	struct io_uring_sqe *sqe;
 
+	mode |= FALLOC_FL_KEEP_SIZE;
+	if (q->blk->inline_io) {
+		file_inline_done(q, r,
+				 fallocate(q->blk->fd, mode, (off_t)r->offset,
+					   (off_t)r->len)
+					 ? -errno
+					 : 0);
+		return BLK_INFLIGHT;
+	}
+	sqe = blk_get_sqe(q);
 	if (!sqe)
 		return VIRTIO_BLK_S_IOERR;
-	io_uring_prep_fallocate(sqe, q->blk->fd, mode | FALLOC_FL_KEEP_SIZE,
-				r->offset, r->len);
+	io_uring_prep_fallocate(sqe, q->blk->fd, mode, r->offset, r->len);
 	io_uring_sqe_set_data(sqe, r);
 	return BLK_INFLIGHT;
 }
@@ -144,6 +204,11 @@ static int file_submit(struct blk_queue *q, struct blk_req *r)
 	case VIRTIO_BLK_T_OUT:
 		return file_rw_start(q, r);
 	case VIRTIO_BLK_T_FLUSH:
+		if (q->blk->inline_io) {
+			file_inline_done(q, r,
+					 fdatasync(q->blk->fd) ? -errno : 0);
+			return BLK_INFLIGHT;
+		}
 		sqe = blk_get_sqe(q);
 		if (!sqe)
 			return VIRTIO_BLK_S_IOERR;
@@ -231,6 +296,18 @@ static void file_cqe(struct blk_queue *q, struct blk_req *r, int res)
 	blk_req_finish(q, r, res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 }
 
+/* After a serve round: complete what inline I/O did, in order. */
+static void file_post(struct blk_queue *q)
+{
+	struct blk_req *r;
+
+	/* a completion may queue the rest of its transfer: taken here too */
+	while ((r = q->done_head)) {
+		q->done_head = r->next;
+		file_cqe(q, r, r->res);
+	}
+}
+
 /* ---- opening, sizing ---- */
 
 static int file_size(struct blk_dev *blk, uint64_t *size)
@@ -302,6 +379,19 @@ static int file_open_fd(struct blk_dev *blk, struct vdpa_extack *ext)
 	return 0;
 }
 
+/*
+ * A file whose I/O is a memcpy, never a wait for a device (hugetlbfs is
+ * not one: it has no write()).
+ */
+static bool file_in_memory(const struct blk_dev *blk)
+{
+	struct statfs sf;
+
+	if (blk->is_bdev || fstatfs(blk->fd, &sf))
+		return false;
+	return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+}
+
 int blk_file_open(struct blk_dev *blk, struct vdpa_extack *ext)
 {
 	uint64_t size;
@@ -309,6 +399,10 @@ int blk_file_open(struct blk_dev *blk, struct vdpa_extack *ext)
 
 	blk->ops = &blk_file_ops;
 	ret = file_open_fd(blk, ext);
+	if (!ret)
+		blk->inline_io = blk->p.aio == UVDPA_BLK_AIO_INLINE ||
+				 (blk->p.aio == UVDPA_BLK_AIO_AUTO &&
+				  file_in_memory(blk));
 	if (!ret && blk->p.direct)
 		ret = file_dio_setup(blk, ext);
 	if (!ret)
@@ -358,6 +452,7 @@ static void file_free(struct blk_dev *blk)
 const struct blk_backend_ops blk_file_ops = {
 	.submit = file_submit,
 	.cqe = file_cqe,
+	.post = file_post,
 	.resize = file_resize,
 	.free = file_free,
 };

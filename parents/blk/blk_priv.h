@@ -113,6 +113,7 @@ struct blk_req {
 	size_t bounce_used; /* charged to the queue's budget */
 	uint8_t step; /* back end state machine (retries, fallbacks) */
 	uint8_t result; /* NBD: the status its command ended with */
+	int res; /* inline I/O: the system call's result, as a CQE's */
 
 	struct blk_req *next; /* free list, back end lists */
 };
@@ -144,6 +145,8 @@ struct blk_queue {
 
 	struct blk_stats st;
 	struct blk_nbd_conn *nbd; /* NBD back end */
+	/* inline I/O: requests whose system call is done, in order */
+	struct blk_req *done_head, **done_tail;
 };
 
 struct blk_dev;
@@ -183,6 +186,7 @@ struct blk_params {
 	uint16_t queue_size;
 	bool readonly, direct, writeback;
 	bool nbd;
+	uint8_t aio; /* enum uvdpa_blk_aio */
 };
 
 struct blk_nbd;
@@ -200,6 +204,7 @@ struct blk_dev {
 	/* file back end */
 	int fd;
 	bool is_bdev;
+	bool inline_io; /* system calls from the worker, not the ring */
 	uint32_t dio_mem_align, dio_off_align; /* O_DIRECT */
 
 	struct blk_nbd *nbd; /* NBD back end */

@@ -456,7 +456,8 @@ int blk_vq_idle(struct sim_dev *sim, struct sim_vq *vq)
 {
 	struct blk_queue *q = vq_to_queue(vq);
 
-	if (io_uring_cq_ready(&q->ring) || io_uring_sq_ready(&q->ring))
+	if (io_uring_cq_ready(&q->ring) || io_uring_sq_ready(&q->ring) ||
+	    q->done_head)
 		return 1;
 	/* chains wait for a slot: the completion that frees it wakes us */
 	if (q->starved && q->inflight)

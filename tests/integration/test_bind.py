@@ -109,6 +109,9 @@ def test_add_option_errors(d):
     p = d.cli("dev", "add", "name", "x", "mgmtdev", "vdpasim_blk",
               "direct", "maybe", check=1)
     assert p.stderr == "direct: on or off expected\n"
+    p = d.cli("dev", "add", "name", "x", "mgmtdev", "blk", "path", "/",
+              "aio", "threads", check=1)
+    assert p.stderr == "aio: auto, io_uring or inline expected\n"
     p = d.cli("dev", "add", "name", "x", "mgmtdev", "vdpasim_blk",
               "logical_block_size", "1000", check=1)
     assert "512 or 4096" in p.stderr

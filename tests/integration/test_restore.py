@@ -122,7 +122,8 @@ def test_blk_parent_restored_with_its_path(tmpbase):
         f.truncate(8 << 20)
     d = Daemon(tmpbase).start()
     d.cli("dev", "add", "name", "b0", "mgmtdev", "blk", "path", img,
-          "num_queues", "2", "serial", "s-1", "readonly", check=0)
+          "num_queues", "2", "serial", "s-1", "readonly", "aio", "io_uring",
+          check=0)
     before = snapshot(d)
     d.stop(signal.SIGKILL)
     d = Daemon(tmpbase).start()
@@ -130,7 +131,8 @@ def test_blk_parent_restored_with_its_path(tmpbase):
         assert snapshot(d) == before
         assert "num_queues 2 " in before[1] and "read_only true" in before[1]
         with open(os.path.join(d.state_dir, "devices")) as f:
-            assert "path=" + img.replace("%", "%25").replace(" ", "%20") \
-                in f.read()
+            line = f.read()
+        assert "path=" + img.replace("%", "%25").replace(" ", "%20") in line
+        assert " aio=1" in line
     finally:
         assert d.stop() == 0

@@ -2,17 +2,20 @@
 /*
  * The `blk` parent driven through real driver-side rings: devices on temp
  * files (checked with pread/stat on the file itself), on /dev/shm (tmpfs)
- * and with O_DIRECT. test_blk_nbd.c covers its NBD back end.
+ * and with O_DIRECT, through io_uring and inline. test_blk_nbd.c covers its NBD back end.
  */
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "blk_env.h"
+#include "blk_priv.h"
 
 /* ---- files ---- */
 
@@ -416,6 +419,7 @@ struct bad_case {
 	uint32_t lbs;
 	uint16_t nq, qs;
 	bool readonly, direct;
+	uint8_t aio;
 	const char *serial;
 	const char *msg;
 };
@@ -434,6 +438,7 @@ static void check_refused(struct blk_env *e, const struct bad_case *c)
 	e->cfg.blk.queue_size = c->qs;
 	e->cfg.blk.readonly = c->readonly;
 	e->cfg.blk.direct = c->direct;
+	e->cfg.blk.aio = c->aio;
 	e->cfg.blk.serial = c->serial;
 	assert_true(dev_add(e, "bad", &ext) < 0);
 	if (!strstr(ext.msg, c->msg))
@@ -502,6 +507,15 @@ static void blk_add_refused(void **state)
 		  .mask = P | EXT(DIRECT),
 		  .direct = true,
 		  .msg = "direct applies to files and block devices" },
+		{ .path = uri,
+		  .mask = P | EXT(AIO),
+		  .aio = UVDPA_BLK_AIO_INLINE,
+		  .msg = "aio applies to files and block devices, not to "
+			 "NBD" },
+		/* the policy stops it on the socket; a state file may not */
+		{ .mask = P | EXT(AIO),
+		  .aio = 3,
+		  .msg = "aio must be auto, io_uring or inline" },
 		{ .path = uri, .mask = P, .msg = "cannot connect to" },
 	};
 	int fds;
@@ -703,6 +717,123 @@ static void blk_suspend_drains(void **state)
 		assert_int_equal(*reqs[i].status, VIRTIO_BLK_S_OK);
 }
 
+/* ---- aio: io_uring or inline ---- */
+
+/*
+ * Every request type through one aio mode: reads and writes (scattered,
+ * many in flight), a read past the end of a file that shrank, flush,
+ * discard and write-zeroes (the fallbacks on tmpfs), and writes with the
+ * cache off (RWF_DSYNC).
+ */
+static void aio_case(struct blk_env *e, bool shm, uint8_t aio, bool inl)
+{
+	enum { N = 24 };
+	static struct qreq reqs[N];
+	const char *path = e->path;
+	uint8_t w[8192], r[8192];
+
+	if (shm) {
+		if (access("/dev/shm", W_OK)) {
+			skip();
+			return;
+		}
+		snprintf(e->shm, sizeof(e->shm), "/dev/shm/uvdpa-aio-%d",
+			 getpid());
+		path = e->shm;
+	}
+	test_file_make(path, FILE_SIZE);
+	e->cfg.blk.path = path;
+	e->cfg.blk.aio = aio;
+	e->cfg.ext_mask |= EXT(AIO);
+	start(e, 1, ~0ull);
+	assert_int_equal(sim_to_blk(vdpa_to_sim(e->vdev))->inline_io, inl);
+
+	/* first: ext4 counts blocks differently once the file has extents */
+	check_write_zeroes(e, path);
+	rw_check(e, 0, 0, SECTOR, 1, 1, 0);
+	rw_check(e, 0, 1000, 64 * 1024, 3, 8, 0);
+	rw_check(e, 0, 4096, 1 << 20, 5, 4, 0);
+	/* many in one round: completed in order of their system calls */
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(qreq_add(&e->d, 0, &reqs[i], VIRTIO_BLK_T_OUT,
+					  8192 + (uint64_t)i * 16, 8192, true,
+					  2, 0),
+				 0);
+		test_fill(reqs[i].seg[0], 4096, 100u + (uint32_t)i);
+	}
+	test_drv_kick(&e->d, 0);
+	for (int i = 0; i < N; i++)
+		assert_non_null(test_drv_wait_used(&e->d, 0, NULL, WAIT_MS));
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(*reqs[i].status, VIRTIO_BLK_S_OK);
+		test_fill(w, 4096, 100u + (uint32_t)i);
+		test_file_pread(path, (8192 + (uint64_t)i * 16) * SECTOR, r,
+				4096);
+		assert_memory_equal(r, w, 4096);
+	}
+	assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(discard_wz(&e->d, VIRTIO_BLK_T_DISCARD, 0, 64, 0),
+			 VIRTIO_BLK_S_OK);
+
+	/* the file shrank behind our back: the rest reads as zeroes */
+	test_fill(w, sizeof(w), 9);
+	assert_int_equal(
+		qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w), true),
+		VIRTIO_BLK_S_OK);
+	assert_int_equal(truncate(path, (off_t)(16384 * SECTOR + 2048)), 0);
+	memset(r, 0xa5, sizeof(r));
+	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_IN, 16384, r, sizeof(r),
+				 false, 2, 0),
+			 VIRTIO_BLK_S_OK);
+	assert_memory_equal(r, w, 2048);
+	assert_true(test_all_zero(r + 2048, sizeof(r) - 2048));
+	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
+	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
+}
+
+/* aio auto: inline on tmpfs, io_uring on a disk file system */
+static void blk_aio_auto(void **state)
+{
+	struct blk_env *e = *state;
+
+	aio_case(e, true, UVDPA_BLK_AIO_AUTO, true);
+}
+
+static void blk_aio_auto_disk(void **state)
+{
+	struct blk_env *e = *state;
+	struct statfs sf;
+
+	/* /tmp may itself be a tmpfs: then auto goes inline there too */
+	assert_int_equal(statfs("/tmp", &sf), 0);
+	aio_case(e, false, UVDPA_BLK_AIO_AUTO, sf.f_type == TMPFS_MAGIC);
+}
+
+static void blk_aio_io_uring_tmpfs(void **state)
+{
+	struct blk_env *e = *state;
+
+	aio_case(e, true, UVDPA_BLK_AIO_IO_URING, false);
+}
+
+static void blk_aio_inline_disk(void **state)
+{
+	struct blk_env *e = *state;
+
+	aio_case(e, false, UVDPA_BLK_AIO_INLINE, true);
+}
+
+/* inline with writeback off: every write is RWF_DSYNC, flush included */
+static void blk_aio_inline_writethrough(void **state)
+{
+	struct blk_env *e = *state;
+
+	e->cfg.blk.writeback = false;
+	e->cfg.ext_mask |= EXT(WRITEBACK);
+	aio_case(e, false, UVDPA_BLK_AIO_INLINE, true);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -725,6 +856,11 @@ static const struct CMUnitTest tests[] = {
 	T(blk_file_shrunk),
 	T(blk_any_layout),
 	T(blk_suspend_drains),
+	T(blk_aio_auto),
+	T(blk_aio_auto_disk),
+	T(blk_aio_io_uring_tmpfs),
+	T(blk_aio_inline_disk),
+	T(blk_aio_inline_writethrough),
 };
 
 /* BLK_TEST_FILTER=pattern runs the matching tests only (cmocka globs). */

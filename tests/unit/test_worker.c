@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The data path worker pool: attach, kick, detach, the busy-poll window,
- * calls on the worker thread, many polls per worker, load balancing.
+ * The data path worker pool: attach, kick, detach, the busy-poll window and
+ * how it adapts, calls on the worker thread, many polls per worker, load
+ * balancing.
  *
  * Timing is only ever checked through generous functional windows (this
  * runs on noisy, shared machines): "at least twice within 200 ms", "not
@@ -22,6 +23,7 @@
 
 #define WAIT_MS 3000 /* how long a functional wait may take at most */
 #define IDLE_CPU_NS 20000000 /* CPU an idle worker may use in a window */
+#define NR_WINDOWS 64
 
 /* A poll whose callbacks count their calls; shared with the worker. */
 struct tpoll {
@@ -29,6 +31,15 @@ struct tpoll {
 	int runs, busies, idles;
 	int work; /* run() reports one unit per call while this is > 0 */
 	int idle_true; /* idle() says "work arrived" this many more times */
+	/*
+	 * idle() kicks the poll's own fd and says "nothing" this many more
+	 * times: an event that comes just after the window ended.
+	 */
+	int kick_in_idle;
+	int every; /* >1: run() has work only on every this-many-th call */
+	/* the window (p.poll_ns) each idle() saw, in order */
+	uint64_t windows[NR_WINDOWS];
+	int nr_windows;
 	int detach_in_run; /* run() detaches: 1 itself, 2 its sibling */
 	struct tpoll *sibling;
 	int late; /* callbacks seen after the poll was detached */
@@ -91,6 +102,8 @@ static unsigned int tpoll_run(struct vdpa_poll *p)
 		vdpa_worker_detach(p);
 	else if (detach == 2)
 		vdpa_worker_detach(&t->sibling->p);
+	if (ld(&t->every) > 1 && ld(&t->runs) % ld(&t->every))
+		return 0;
 	return take(&t->work) ? 1 : 0;
 }
 
@@ -102,10 +115,22 @@ static void tpoll_busy(struct vdpa_poll *p)
 static bool tpoll_idle(struct vdpa_poll *p)
 {
 	struct tpoll *t = to_tpoll(p);
+	int n = ld(&t->nr_windows);
+	uint64_t one = 1;
 
+	if (n < NR_WINDOWS) {
+		t->windows[n] = p->poll_ns;
+		__atomic_store_n(&t->nr_windows, n + 1, __ATOMIC_RELEASE);
+	}
 	inc(&t->idles);
 	if (!p->worker)
 		inc(&t->late);
+	if (take(&t->kick_in_idle)) {
+		/* on the worker: no cmocka assertion, a failure shows late */
+		if (write(p->fd, &one, sizeof(one)) != sizeof(one))
+			inc(&t->late);
+		return false;
+	}
 	return take(&t->idle_true);
 }
 
@@ -124,6 +149,8 @@ static void tpoll_init(struct tpoll *t, uint32_t poll_us)
 	assert_true(t->p.fd >= 0);
 	t->p.ops = &tpoll_ops;
 	t->p.poll_us = poll_us;
+	/* most tests want the window poll_us gives from the start */
+	t->p.poll_ns = (uint64_t)poll_us * 1000;
 }
 
 static void tpoll_done(struct tpoll *t)
@@ -433,14 +460,52 @@ static void detach_sibling_from_run(void **state)
 
 /* ---- the busy-poll window ---- */
 
+/* @t's current window, read on its worker. */
+struct window_arg {
+	struct vdpa_poll *p;
+	uint64_t ns;
+};
+
+static void window_fn(void *arg)
+{
+	struct window_arg *a = arg;
+
+	a->ns = a->p->poll_ns;
+}
+
+static uint64_t window_of(struct tpoll *t)
+{
+	struct window_arg a = { .p = &t->p };
+
+	assert_int_equal(vdpa_worker_call(worker_of(t), window_fn, &a), 0);
+	return a.ns;
+}
+
+/* The window each idle() saw, once @n of them were seen. */
+static uint64_t window_seen(struct tpoll *t, int n)
+{
+	assert_true(n < NR_WINDOWS);
+	assert_true(wait_at_least(&t->nr_windows, n + 1));
+	return t->windows[n];
+}
+
+/*
+ * poll_us 0 never polls, whatever the window it starts with, and kicks
+ * that come right after the window do not grow one.
+ */
 static void window_zero_sleeps_at_once(void **state)
 {
 	struct tpoll *t = tp(state, 0, 0);
 
+	t->p.poll_ns = 5000000000ull;
+	t->kick_in_idle = 5;
 	assert_int_equal(vdpa_worker_attach(w0(state), &t->p), 0);
-	assert_true(wait_at_least(&t->idles, 1));
+	assert_true(wait_at_least(&t->idles, 6));
 	assert_worker_idle(w0(state), t, 100);
-	assert_int_equal(ld(&t->runs), 1);
+	/* one run per wake-up: not one spent polling */
+	assert_int_equal(ld(&t->runs), 6);
+	assert_int_equal(ld(&t->idles), 6);
+	assert_int_equal(window_of(t), 0);
 	tpoll_done(t);
 }
 
@@ -469,7 +534,129 @@ static void window_ends_in_sleep(void **state)
 	kick(t);
 	assert_true(wait_at_least(&t->idles, 2));
 	assert_int_equal(ld(&t->busies), 2);
+	/* the kick came after more than poll_us asleep: the window halved */
+	assert_int_equal(window_seen(t, 0), 20000000);
+	assert_int_equal(window_seen(t, 1), 10000000);
 	assert_worker_idle(w0(state), t, 100);
+	tpoll_done(t);
+}
+
+/*
+ * Events that come soon after the window ended, well within poll_us:
+ * polling a bit longer would have caught them, so the window doubles
+ * each time, from 0 (a poll's default) over a first step.
+ */
+static void window_grows_for_events_just_after(void **state)
+{
+	struct tpoll *t = tp(state, 0, 1000000); /* at most 1 s */
+	uint64_t first;
+
+	t->p.poll_ns = 0;
+	t->kick_in_idle = 8;
+	assert_int_equal(vdpa_worker_attach(w0(state), &t->p), 0);
+	assert_true(wait_at_least(&t->idles, 9));
+	assert_quiet(&t->runs, 50);
+	/* the first window, 0: one run, then asleep, woken by its kick */
+	assert_int_equal(window_seen(t, 0), 0);
+	first = window_seen(t, 1);
+	assert_true(first > 0 && first <= 100000);
+	for (int i = 2; i <= 8; i++)
+		assert_int_equal(window_seen(t, i), first << (i - 1));
+	/* the last wait never ended: the window stays as it was */
+	assert_int_equal(window_of(t), first << 7);
+	tpoll_done(t);
+}
+
+/* Growing never passes poll_us: it stops there, whatever the events do. */
+static void window_grows_up_to_max(void **state)
+{
+	struct tpoll *t = tp(state, 0, 768);
+	bool reached = false;
+
+	t->p.poll_ns = 0;
+	t->kick_in_idle = 30;
+	assert_int_equal(vdpa_worker_attach(w0(state), &t->p), 0);
+	assert_true(wait_at_least(&t->idles, 31));
+	for (int i = 0; i < 31; i++) {
+		assert_true(window_seen(t, i) <= 768000);
+		reached |= window_seen(t, i) == 768000;
+	}
+	/*
+	 * Doubling reaches 512 us, and a wait just past it grows the window
+	 * to the maximum; the wait after that, just past 768 us, halves it.
+	 * Preemption can only delay reaching it: of 30 tries one reaches it.
+	 */
+	assert_true(reached);
+	tpoll_done(t);
+}
+
+/*
+ * Events that always come long after poll_us: each wait halves the
+ * window, down to 0, and then a kick costs one run and the worker sleeps
+ * the rest of the time (the run count, not a timing, says so).
+ */
+static void window_shrinks_to_zero_for_late_events(void **state)
+{
+	struct tpoll *t = tp(state, 0, 2000); /* starts at 2 ms */
+	int kicks = 0, runs, polled = 0;
+
+	assert_int_equal(vdpa_worker_attach(w0(state), &t->p), 0);
+	assert_true(wait_at_least(&t->idles, 1));
+	for (;;) {
+		assert_true(kicks < 30); /* 2 ms halves to 0 in 10 */
+		sleep_ms(20); /* well after poll_us: polling could not help */
+		runs = ld(&t->runs);
+		kick(t);
+		assert_true(wait_at_least(&t->idles, ++kicks + 1));
+		if (ld(&t->runs) - runs == 1)
+			break;
+		polled++;
+	}
+	/* it polled for a window at first, as a fixed window always does */
+	assert_true(polled > 0);
+	assert_int_equal(window_of(t), 0);
+	for (int i = 0; i < 3; i++) {
+		sleep_ms(20);
+		runs = ld(&t->runs);
+		kick(t);
+		assert_true(wait_at_least(&t->idles, ++kicks + 1));
+		assert_quiet(&t->runs, 20);
+		assert_int_equal(ld(&t->runs) - runs, 1);
+	}
+	assert_worker_idle(w0(state), t, 50);
+	tpoll_done(t);
+}
+
+/*
+ * Work back to back (no wait), or events the window catches (waits of a
+ * few runs), keep the window as it is: neither grow nor shrink it.
+ */
+static void window_kept_when_it_catches_events(void **state)
+{
+	struct tpoll *t = tp(state, 0, 1000000); /* at most 1 s */
+
+	t->p.poll_ns = 100000000; /* 100 ms: between 0 and the maximum */
+	t->work = 1000; /* every run */
+	assert_int_equal(vdpa_worker_attach(w0(state), &t->p), 0);
+	assert_true(wait_at_least(&t->idles, 1));
+	assert_int_equal(ld(&t->work), 0);
+	assert_int_equal(window_seen(t, 0), 100000000);
+	assert_int_equal(window_of(t), 100000000);
+
+	/* now work on every third run: two idle runs, then work */
+	__atomic_store_n(&t->every, 3, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->work, 300, __ATOMIC_RELEASE);
+	kick(t);
+	assert_true(wait_at_least(&t->idles, 2));
+	assert_int_equal(ld(&t->work), 0);
+	assert_true(ld(&t->runs) >= 1000 + 900);
+	/*
+	 * The kick ended a wait longer than the window (the test's pause):
+	 * it may have grown the window once; the caught events did not.
+	 */
+	assert_true(window_seen(t, 1) == 100000000 ||
+		    window_seen(t, 1) == 200000000);
+	assert_int_equal(window_of(t), window_seen(t, 1));
 	tpoll_done(t);
 }
 
@@ -702,6 +889,10 @@ int main(void)
 		T1(window_zero_sleeps_at_once),
 		T1(window_large_keeps_polling),
 		T1(window_ends_in_sleep),
+		T1(window_grows_for_events_just_after),
+		T1(window_grows_up_to_max),
+		T1(window_shrinks_to_zero_for_late_events),
+		T1(window_kept_when_it_catches_events),
 		T1(call_runs_on_worker_thread),
 		T1(call_while_polling),
 		T1(workers_take_faults),
