@@ -23,9 +23,10 @@ all four with bench-vhost-blk, uvdpa's own vhost-user front end:
                front end's CPU loses half its time, whatever the queues.)
 
 On tmpfs io_uring does every read and write in an io-wq thread of the
-back end (perf shows iou-wrk-* in shmem_file_{read,write}_iter), for both
-back ends: that thread shares the back end's CPUs (--be-cpu), so a back
-end that busy-polls its queue takes CPU time from its own I/O.
+back end (perf shows iou-wrk-* in shmem_file_{read,write}_iter): that
+thread shares the back end's CPUs (--be-cpu). qemu-storage-daemon pays
+that; uvdpa's blk parent, with its default aio auto, does tmpfs I/O in its
+worker instead (--aio io_uring measures it through the ring as qsd does).
 
 Targets alternate within each round (the first one rotates); medians over
 the rounds are printed, with the ratio uvdpa / qsd, the back ends' CPU use
@@ -35,7 +36,7 @@ stopped by its pid; the image files are removed.
 
 usage: bench/blk.py [--build DIR] [--rounds N] [--seconds S] [--size MIB]
                     [--fe-cpu N] [--be-cpu N[,N]] [--quiet-wait S]
-                    [--parent blk|vdpasim_blk] [--quick]
+                    [--parent blk|vdpasim_blk] [--aio MODE] [--quick]
 --parent vdpasim_blk measures the simulator instead (128 MiB of RAM, one
 queue, 4 KiB only: no 128 KiB or two-queue cases); it is there to try the
 script without the blk parent.
@@ -130,10 +131,13 @@ class Targets:
         if self.args.parent == "vdpasim_blk":
             devs = [("b0", "uvdpa-1q", ["mgmtdev", "vdpasim_blk"])]
         else:
+            aio = ["aio", self.args.aio]
             devs = [("b0", "uvdpa-1q", ["mgmtdev", "blk", "path",
-                                        self.image("u1"), "num_queues", "1"]),
+                                        self.image("u1"), "num_queues", "1",
+                                        *aio]),
                     ("b1", "uvdpa-2q", ["mgmtdev", "blk", "path",
-                                        self.image("u2"), "num_queues", "2"])]
+                                        self.image("u2"), "num_queues", "2",
+                                        *aio])]
         for dev, target, words in devs:
             self.uvdpa("dev", "add", "name", dev, *words)
             sock = os.path.join(run, "by-name", dev)
@@ -340,6 +344,9 @@ def main():
                          "before each run")
     ap.add_argument("--parent", choices=["blk", "vdpasim_blk"],
                     default="blk")
+    ap.add_argument("--aio", choices=["auto", "io_uring", "inline"],
+                    default="auto",
+                    help="the blk devices' aio (auto: inline on tmpfs)")
     ap.add_argument("--quick", action="store_true",
                     help="no queue depth 32 in the one-queue section")
     args = ap.parse_args()
