@@ -1,14 +1,17 @@
 """The `blk` parent (uvdpa dev add ... mgmtdev blk path PATH) with real
 peers: a QEMU guest (vhost-user-blk-pci) making and using an ext4
-filesystem on a file, the same data after the device is deleted and added
-again, four queues driven from four guest CPUs, images served by qemu-nbd
+filesystem on a file (on a disk file system, through io_uring, and on
+tmpfs, where aio auto does the I/O inline), the same data after the device
+is deleted and added again, four queues driven from four guest CPUs, images served by qemu-nbd
 (qcow2) and nbdkit, an NBD server that vanishes and comes back, discard and
 write-zeroes reaching the file, read-only devices, and a resize the
 running guest sees. The host checks with its own tools (qemu-io, stat)."""
 import contextlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -61,9 +64,25 @@ cd / && umount /mnt
 """
 
 
-def test_file_mkfs_then_readd(uvdpad, workdir, image, tools):
+@pytest.fixture(params=["disk", "tmpfs"])
+def disk_dir(request, workdir):
+    """Where the image goes: the work dir (a disk file system here), or a
+    directory in /dev/shm, where the blk parent's aio auto goes inline."""
+    if request.param == "disk":
+        yield workdir
+        return
+    if not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    shm = tempfile.mkdtemp(prefix="uvdpa-e2e-", dir="/dev/shm")
+    try:
+        yield shm
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_file_mkfs_then_readd(uvdpad, workdir, disk_dir, image, tools):
     d = uvdpad
-    disk = make_file(workdir, 256 << 20)
+    disk = make_file(disk_dir, 256 << 20)
     d.cli("dev", "add", "name", "b0", "mgmtdev", "blk", "path", disk,
           "serial", "uvdpa-e2e-b0")
     cfg = d.cli("dev", "config", "show", "b0")
