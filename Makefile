@@ -39,7 +39,7 @@ $(TSANBUILD)/build.ninja:
 # libFuzzer (clang) under ASan+UBSan; the libraries carry the fuzzer's
 # coverage instrumentation, which the other builds do not pay for
 $(FUZZBUILD)/build.ninja:
-	CC=clang meson setup $(FUZZBUILD) --buildtype=debugoptimized \
+	CC=clang meson setup $(FUZZBUILD) --buildtype=debugoptimized $(WERROR) \
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		"-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all"
 
