@@ -6,8 +6,19 @@
  * must be served together) and the worker calls it when the fd fires.
  *
  * After a round that did work, a worker keeps calling its active polls for
- * up to poll_us microseconds with notifications off, then turns them back
- * on (idle) and sleeps: full speed under load, no CPU when idle.
+ * a while with notifications off, then turns them back on (idle) and
+ * sleeps: full speed under load, no CPU when idle.
+ *
+ * How long it polls adapts per poll, as QEMU's AioContext polling does
+ * (poll-max-ns, poll-grow, poll-shrink): the window is poll_ns, at most
+ * poll_us. A wait is the time from a poll's first run that found nothing
+ * to the run that found work, or to the kick that woke it. A wait the
+ * window covered keeps it; one that ended after the window but within
+ * poll_us doubles it (from a few microseconds), since polling a bit longer
+ * would have saved the kick and the wake-up; one longer than poll_us
+ * halves it (to 0 below a few microseconds), since polling was wasted.
+ * On a small machine a fixed window takes CPU from the very threads that
+ * produce the work; this one polls only while events come soon enough.
  *
  * Attach and detach are synchronous: when vdpa_worker_detach() returns, the
  * poll's callbacks are not running and will not run again, so the control
@@ -39,13 +50,22 @@ struct vdpa_poll_ops {
 struct vdpa_poll {
 	int fd; /* eventfd that wakes this poll; read (drained) by the worker */
 	const struct vdpa_poll_ops *ops;
-	uint32_t poll_us; /* busy-poll window after work; 0: none */
+	uint32_t poll_us; /* longest busy-poll window after work; 0: none */
+	/*
+	 * The current window, in nanoseconds. Set before attach: the window
+	 * to start with (0, as a zeroed poll has: none until events show that
+	 * polling pays; clamped to poll_us). While attached it is the
+	 * worker's, which adapts it; read it on the worker (a call, or a
+	 * callback) if at all.
+	 */
+	uint64_t poll_ns;
 
 	/* owned by the worker */
 	struct vdpa_worker *worker;
 	struct vdpa_poll *next_active;
 	bool active;
-	uint64_t idle_since_ns; /* 0: it did work in its last run */
+	/* when its current wait began; 0: it did work in its last run */
+	uint64_t idle_since_ns;
 };
 
 /* @nr 0: one worker per online CPU. Returns NULL with errno set. */

@@ -32,6 +32,12 @@
  * A window then ends at most this many idle rounds late, never early.
  */
 #define WORKER_CLOCK_ROUNDS 16
+/*
+ * A window that grows starts here (QEMU's first step too): shorter, the
+ * poll would rarely catch anything a wake-up would not; a window halved
+ * below it goes to 0.
+ */
+#define WORKER_POLL_MIN_NS 4000
 #define WORKER_MAX_EVENTS 64
 
 struct worker_call {
@@ -101,13 +107,52 @@ static void worker_run_calls(struct vdpa_worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void worker_activate(struct vdpa_worker *w, struct vdpa_poll *p)
+/*
+ * A wait of @p ended after @wait_ns: adapt its window (see worker.h). Called
+ * once per wait, never per round, so it may cost a clock read.
+ */
+static void poll_adapt(struct vdpa_poll *p, uint64_t wait_ns)
 {
-	p->idle_since_ns = 0;
-	/* a window starts now: not at a read from before an epoll sleep */
-	w->now_ns = 0;
+	uint64_t max = (uint64_t)p->poll_us * 1000;
+
+	if (wait_ns <= p->poll_ns)
+		return; /* the window caught it */
+	if (wait_ns > max) {
+		/* polling was wasted: the wait outlasted any window */
+		p->poll_ns /= 2;
+		if (p->poll_ns < WORKER_POLL_MIN_NS)
+			p->poll_ns = 0;
+		return;
+	}
+	/* a longer window would have caught it, without kick and wake-up */
+	p->poll_ns = p->poll_ns ? p->poll_ns * 2 : WORKER_POLL_MIN_NS;
+	if (p->poll_ns > max)
+		p->poll_ns = max;
+}
+
+/*
+ * @p's fd fired. *@now is the clock read after the epoll_wait that said so
+ * (0: not yet read): one read serves every poll it woke.
+ */
+static void worker_activate(struct vdpa_worker *w, struct vdpa_poll *p,
+			    uint64_t *now)
+{
+	/*
+	 * Busy-polled already: the next run() finds the work and ends the
+	 * wait, if any, itself.
+	 */
 	if (p->active)
 		return;
+	if (p->idle_since_ns) {
+		/* it slept after its window: the kick ends its wait */
+		if (!*now)
+			*now = now_ns();
+		poll_adapt(p, *now - p->idle_since_ns);
+		p->idle_since_ns = 0;
+	}
+	/* a window starts now: not at a read from before an epoll sleep */
+	w->now_ns = *now;
+	w->clock_rounds = 0;
 	p->active = true;
 	p->next_active = w->active;
 	w->active = p;
@@ -142,29 +187,60 @@ static uint64_t worker_now(struct vdpa_worker *w)
 	return w->now_ns;
 }
 
-static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p)
+/* @p found nothing: poll on, or back to notifications and sleep. */
+static void worker_serve_idle(struct vdpa_worker *w, struct vdpa_poll *p)
 {
-	unsigned int done = p->ops->run(p);
-	uint64_t now;
+	uint64_t now, waited;
 
-	/* run() detached its own poll (the call ran inline): not ours now */
-	if (!p->active)
-		return;
-	if (done) {
-		p->idle_since_ns = 0;
-		w->now_ns = 0; /* work takes unknown time: the clock is stale */
+	if (!p->poll_us) {
+		/* never polls: no wait to measure, no clock to read */
+		if (!p->ops->idle || !p->ops->idle(p))
+			worker_deactivate(w, p);
 		return;
 	}
 	now = worker_now(w);
 	if (!p->idle_since_ns)
 		p->idle_since_ns = now;
-	if (now - p->idle_since_ns < (uint64_t)p->poll_us * 1000)
+	waited = now - p->idle_since_ns;
+	if (waited < p->poll_ns)
 		return;
 	if (p->ops->idle && p->ops->idle(p)) {
+		if (!p->active)
+			return; /* idle() detached it */
+		/*
+		 * Work came as the window ended, on the clock the window
+		 * ended by: a longer window would have caught it.
+		 */
+		poll_adapt(p, waited > p->poll_ns ? waited : p->poll_ns + 1);
 		p->idle_since_ns = 0;
 		return;
 	}
+	/* idle_since_ns stays: the kick that wakes it ends this wait */
 	worker_deactivate(w, p);
+}
+
+static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p)
+{
+	unsigned int done = p->ops->run(p);
+
+	/* run() detached its own poll (the call ran inline): not ours now */
+	if (!p->active)
+		return;
+	if (!done) {
+		worker_serve_idle(w, p);
+		return;
+	}
+	if (p->idle_since_ns) {
+		/*
+		 * A wait the busy-poll caught ends: one fresh read per wait,
+		 * none per round at full speed. Fresh, for a preemption
+		 * while polling (another thread had the CPU) is what a
+		 * stale read would hide.
+		 */
+		poll_adapt(p, now_ns() - p->idle_since_ns);
+		p->idle_since_ns = 0;
+	}
+	w->now_ns = 0; /* work takes unknown time: the clock is stale */
 }
 
 /*
@@ -187,6 +263,7 @@ static void worker_round(struct vdpa_worker *w)
 static void worker_wait(struct vdpa_worker *w)
 {
 	struct epoll_event ev[WORKER_MAX_EVENTS];
+	uint64_t now = 0;
 	int n;
 
 	if (w->active && ++w->rounds < WORKER_EPOLL_ROUNDS)
@@ -201,7 +278,7 @@ static void worker_wait(struct vdpa_worker *w)
 			continue;
 		}
 		worker_drain(p->fd);
-		worker_activate(w, p);
+		worker_activate(w, p, &now);
 	}
 }
 
@@ -253,6 +330,7 @@ static void worker_attach_fn(void *arg)
 {
 	struct attach_args *a = arg;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = a->p };
+	uint64_t now = 0;
 
 	if (epoll_ctl(a->w->epfd, EPOLL_CTL_ADD, a->p->fd, &ev)) {
 		a->ret = -errno;
@@ -262,7 +340,7 @@ static void worker_attach_fn(void *arg)
 	__atomic_store_n(&a->p->worker, a->w, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&a->w->nr_polls, 1, __ATOMIC_RELAXED);
 	/* serve what was pending before the attach */
-	worker_activate(a->w, a->p);
+	worker_activate(a->w, a->p, &now);
 }
 
 int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p)
@@ -276,6 +354,9 @@ int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p)
 		return -EBUSY;
 	p->active = false;
 	p->next_active = NULL;
+	p->idle_since_ns = 0; /* no wait of an earlier attachment to end */
+	if (p->poll_ns > (uint64_t)p->poll_us * 1000)
+		p->poll_ns = (uint64_t)p->poll_us * 1000;
 	ret = vdpa_worker_call(w, worker_attach_fn, &a);
 	return ret ? ret : a.ret;
 }
