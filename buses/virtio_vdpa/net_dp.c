@@ -17,6 +17,14 @@
  *  - The queues' interrupts, the config interrupt and the stop request are
  *    eventfd reads on the same ring: one io_uring_enter submits, and
  *    sleeps when there is nothing to do.
+ *  - Kicks are writes to the queues' doorbells (vdpa_set_vq_kickfd) on the
+ *    same ring too, ahead of the round's TAP writes: no write(2) per kick,
+ *    and a device thread on the same CPU is woken once for both queues,
+ *    when the io_uring_enter returns, instead of preempting the round at
+ *    the first kick. A parent without doorbells is kicked through kick_vq.
+ *  - The TAP, doorbells and eventfds are registered files, the RX buffers
+ *    a registered buffer (write_fixed), when the kernel and RLIMIT_MEMLOCK
+ *    allow: no file lookup per request, no user copy checks per write.
  * Interrupts are handled as NAPI does: off while the thread works, on
  * (checking for what came meanwhile) before it sleeps; a TX interrupt is
  * only asked for when reading waits for TX buffers.
@@ -44,7 +52,7 @@
 #define NET_CQ 2048
 #define NET_BURST 32 /* single reads per burst, without multishot */
 
-enum net_ud { UD_READ = 1, UD_POLL, UD_WRITE, UD_EVENT, UD_CANCEL };
+enum net_ud { UD_READ = 1, UD_POLL, UD_WRITE, UD_EVENT, UD_CANCEL, UD_KICK };
 
 static uint64_t ud(enum net_ud kind, uint32_t idx)
 {
@@ -70,6 +78,16 @@ static struct io_uring_sqe *net_sqe(struct vv_net *n, uint64_t user_data)
 		n->dp.inflight++;
 	}
 	return sqe;
+}
+
+/* @sqe works on @f: its registered index, or its descriptor. */
+static void net_sqe_file(struct vv_net *n, struct io_uring_sqe *sqe,
+			 enum net_file f)
+{
+	if (n->fixed_files) {
+		sqe->fd = (int)f;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
 }
 
 /* ---- TX: TAP → device ---- */
@@ -193,6 +211,7 @@ static void net_read_burst(struct vv_net *n)
 		if (!sqe)
 			break;
 		io_uring_prep_read(sqe, n->tapfd, NULL, n->tx_len, 0);
+		net_sqe_file(n, sqe, NET_F_TAP);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = NET_BGID;
 		n->dp.reads++;
@@ -218,10 +237,12 @@ static void net_arm_read(struct vv_net *n)
 	if (n->multishot) {
 		io_uring_prep_rw(IORING_OP_READ_MULTISHOT, sqe, n->tapfd, NULL,
 				 0, 0);
+		net_sqe_file(n, sqe, NET_F_TAP);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = NET_BGID;
 	} else {
 		io_uring_prep_poll_add(sqe, n->tapfd, POLLIN);
+		net_sqe_file(n, sqe, NET_F_TAP);
 	}
 	dp->read_armed = true;
 }
@@ -260,7 +281,13 @@ static unsigned int net_rx_used(struct vv_net *n)
 			net_rx_repost(n, i);
 			continue;
 		}
-		io_uring_prep_write(sqe, n->tapfd, net_rx_buf(n, i), len, 0);
+		if (n->fixed_rx)
+			io_uring_prep_write_fixed(sqe, n->tapfd,
+						  net_rx_buf(n, i), len, 0, 0);
+		else
+			io_uring_prep_write(sqe, n->tapfd, net_rx_buf(n, i),
+					    len, 0);
+		net_sqe_file(n, sqe, NET_F_TAP);
 	}
 	return k;
 }
@@ -279,6 +306,51 @@ static void net_on_write(struct vv_net *n, uint32_t i, int res)
 	net_rx_repost(n, i);
 }
 
+/* ---- kicks ---- */
+
+/*
+ * Publish queue @q's new chains; when the device wants a kick, write its
+ * doorbell in the coming io_uring_enter (or kick through the parent).
+ */
+static void net_kick_vq(struct vv_net *n, uint16_t q)
+{
+	struct io_uring_sqe *sqe = NULL;
+
+	if (!vq_drv_kick_prepare(net_vq(n, q)))
+		return;
+	if (n->kickfd[q] >= 0)
+		sqe = net_sqe(n, ud(UD_KICK, q));
+	if (!sqe) {
+		vdpa_kick_vq(n->vdev, q);
+		return;
+	}
+	io_uring_prep_write(sqe, n->kickfd[q], &n->kick_val,
+			    sizeof(n->kick_val), 0);
+	net_sqe_file(n, sqe, q == NET_RXQ ? NET_F_KICK_RX : NET_F_KICK_TX);
+}
+
+static void net_kick(struct vv_net *n)
+{
+	/* RX first: the device loops TX frames into RX buffers */
+	if (n->dp.rx_added)
+		net_kick_vq(n, NET_RXQ);
+	if (n->dp.tx_added)
+		net_kick_vq(n, NET_TXQ);
+	n->dp.rx_added = n->dp.tx_added = 0;
+}
+
+/* A kick SQE failed: the device still needs its kick. */
+static void net_on_kick(struct vv_net *n, uint16_t q, int res)
+{
+	if (res >= 0 || res == -EAGAIN) /* EAGAIN: one is pending already */
+		return;
+	if (res != n->dp.kick_err)
+		net_log(n, 1, "kicking queue %u: %s (kicking directly)", q,
+			strerror(-res));
+	n->dp.kick_err = res;
+	vdpa_kick_vq(n->vdev, q);
+}
+
 /* ---- events ---- */
 
 static void net_arm_events(struct vv_net *n)
@@ -293,6 +365,7 @@ static void net_arm_events(struct vv_net *n)
 			return;
 		io_uring_prep_read(sqe, n->evfd[ev], &n->evval[ev],
 				   sizeof(n->evval[ev]), 0);
+		net_sqe_file(n, sqe, (enum net_file)(NET_F_EV + ev));
 		n->dp.ev_armed[ev] = true;
 	}
 }
@@ -335,6 +408,9 @@ static void net_on_cqe(struct vv_net *n, const struct io_uring_cqe *cqe)
 	case UD_EVENT:
 		net_on_event(n, idx, cqe->res);
 		break;
+	case UD_KICK:
+		net_on_kick(n, (uint16_t)idx, cqe->res);
+		break;
 	}
 }
 
@@ -350,16 +426,6 @@ static unsigned int net_reap(struct vv_net *n)
 	}
 	io_uring_cq_advance(&n->ring, k);
 	return k;
-}
-
-static void net_kick(struct vv_net *n)
-{
-	/* RX first: the device loops TX frames into RX buffers */
-	if (n->dp.rx_added)
-		virtio_vq_kick(&n->vd, NET_RXQ);
-	if (n->dp.tx_added)
-		virtio_vq_kick(&n->vd, NET_TXQ);
-	n->dp.rx_added = n->dp.tx_added = 0;
 }
 
 /* Interrupts back on before sleeping; false when work came meanwhile. */
@@ -380,9 +446,10 @@ static void net_round(struct vv_net *n)
 	unsigned int work = net_reap(n);
 
 	work += net_tx_used(n);
+	/* the kicks first in the ring: the device starts before the writes */
+	net_kick(n);
 	work += net_rx_used(n);
 	net_br_publish(n);
-	net_kick(n);
 	net_arm_events(n);
 	net_arm_read(n);
 	if (work) {
@@ -394,6 +461,18 @@ static void net_round(struct vv_net *n)
 	io_uring_submit_and_wait(&n->ring, 1);
 	vq_drv_disable_cb(net_vq(n, NET_RXQ));
 	vq_drv_disable_cb(net_vq(n, NET_TXQ));
+}
+
+/*
+ * Registered files hold their files until unregistered: the ring's own
+ * teardown is asynchronous, and the TAP interface would outlive
+ * vv_net_remove. With SINGLE_ISSUER, only the thread that enabled the
+ * ring (or anyone before) may unregister.
+ */
+static void net_files_done(struct vv_net *n)
+{
+	if (n->fixed_files && !io_uring_unregister_files(&n->ring))
+		n->fixed_files = false;
 }
 
 /*
@@ -418,6 +497,7 @@ static void net_drain(struct vv_net *n)
 		net_reap(n);
 	}
 	io_uring_unregister_buf_ring(&n->ring, NET_BGID);
+	net_files_done(n);
 }
 
 /* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
@@ -463,6 +543,34 @@ static int net_ring_init(struct vv_net *n)
 		return ret;
 	n->ring_ready = true;
 	return 0;
+}
+
+/*
+ * Register the files the SQEs name: a registered file is not looked up
+ * and referenced per request. Without (an old kernel), plain descriptors.
+ */
+static void net_files_init(struct vv_net *n)
+{
+	int fds[NET_F_NR];
+
+	fds[NET_F_TAP] = n->tapfd;
+	fds[NET_F_KICK_RX] = n->kickfd[NET_RXQ];
+	fds[NET_F_KICK_TX] = n->kickfd[NET_TXQ];
+	for (int ev = 0; ev < NET_EV_NR; ev++)
+		fds[NET_F_EV + ev] = n->evfd[ev];
+	n->fixed_files = !io_uring_register_files(&n->ring, fds, NET_F_NR);
+}
+
+/*
+ * The RX buffers stay where they are for the device's lifetime: pinned
+ * once as a registered buffer, the writes from them skip the user copy's
+ * checks. Without (RLIMIT_MEMLOCK, an old kernel), plain writes.
+ */
+static void net_bufs_init(struct vv_net *n)
+{
+	struct iovec iov = { n->rx_buf, (size_t)n->rx_num * n->rx_len };
+
+	n->fixed_rx = !io_uring_register_buffers(&n->ring, &iov, 1);
 }
 
 /* The TX buffers, given to the TAP reads as a provided buffer ring. */
@@ -527,6 +635,11 @@ int net_dp_start(struct vv_net *n, struct vdpa_extack *ext)
 		vdpa_extack_set(ext, "io_uring: %s", strerror(-ret));
 		return ret;
 	}
+	/* a knob for tests: a ring that cannot register (RLIMIT_MEMLOCK) */
+	if (!getenv("UVDPA_NET_NO_REGISTER")) {
+		net_files_init(n);
+		net_bufs_init(n);
+	}
 	if ((ret = net_br_init(n))) {
 		vdpa_extack_set(ext,
 				"io_uring provided buffer rings (Linux 5.19): "
@@ -553,8 +666,12 @@ void net_dp_stop(struct vv_net *n)
 		pthread_join(n->thread, NULL);
 		n->thread_started = false;
 	}
-	if (n->ring_ready)
+	if (n->ring_ready) {
+		net_files_done(n); /* the thread never ran */
+		if (n->fixed_files)
+			net_log(n, 0, "cannot unregister the ring's files");
 		io_uring_queue_exit(&n->ring);
+	}
 	n->ring_ready = false;
 	if (n->br)
 		munmap(n->br, n->br_size);

@@ -33,6 +33,18 @@ enum net_event {
 	NET_EV_NR,
 };
 
+/*
+ * The files the ring uses, registered (IORING_REGISTER_FILES) when the
+ * kernel takes it: an SQE names them by index and skips the file table.
+ */
+enum net_file {
+	NET_F_TAP,
+	NET_F_KICK_RX, /* the queues' kick eventfds, when the parent has them */
+	NET_F_KICK_TX,
+	NET_F_EV, /* NET_EV_NR eventfds from here */
+	NET_F_NR = NET_F_EV + NET_EV_NR,
+};
+
 /* Data path state, owned by its thread. */
 struct net_dp {
 	bool stopping;
@@ -46,6 +58,7 @@ struct net_dp {
 	unsigned int br_pending; /* buffers added to the ring, not published */
 	unsigned int tx_added, rx_added; /* chains added since the last kick */
 	int write_err; /* the last TAP write error logged */
+	int kick_err; /* the last kick write error logged */
 	bool ev_armed[NET_EV_NR];
 };
 
@@ -80,6 +93,15 @@ struct vv_net {
 
 	/* the data path */
 	int evfd[NET_EV_NR]; /* NET_EV_RX/TX are the queues' callfds */
+	/*
+	 * The RX and TX queues' doorbells (vdpa_set_vq_kickfd), -1 when the
+	 * parent has none: the data path kicks with an SQE in the
+	 * io_uring_enter it makes anyway, instead of a write(2) each.
+	 */
+	int kickfd[2];
+	uint64_t kick_val; /* 1: what a kick SQE writes */
+	bool fixed_files; /* the ring has the files of enum net_file */
+	bool fixed_rx; /* the RX buffers are the ring's registered buffer 0 */
 	uint64_t evval[NET_EV_NR]; /* where the eventfd reads land */
 	struct io_uring ring;
 	bool ring_ready;

@@ -364,6 +364,40 @@ static int net_events_init(struct vv_net *n)
 	return 0;
 }
 
+/*
+ * Doorbells the data path writes itself, when the parent takes them: its
+ * kicks then ride in the io_uring_enter of the round, and a device whose
+ * worker shares the CPU wakes once for both queues, not once per kick.
+ */
+static int net_kick_init(struct vv_net *n)
+{
+	for (uint16_t q = NET_RXQ; q <= NET_TXQ; q++) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), ret;
+
+		if (fd < 0)
+			return -errno;
+		ret = vdpa_set_vq_kickfd(n->vdev, q, fd);
+		if (ret) {
+			close(fd);
+			/* no doorbell: kick_vq, through the parent */
+			return ret == -EOPNOTSUPP ? 0 : ret;
+		}
+		n->kickfd[q] = fd;
+	}
+	return 0;
+}
+
+static void net_kick_done(struct vv_net *n)
+{
+	for (uint16_t q = NET_RXQ; q <= NET_TXQ; q++) {
+		if (n->kickfd[q] < 0)
+			continue;
+		vdpa_set_vq_kickfd(n->vdev, q, -1);
+		close(n->kickfd[q]);
+		n->kickfd[q] = -1;
+	}
+}
+
 /* Negotiate, set the queues up, DRIVER_OK: virtnet_probe's steps. */
 static int net_dev_init(struct vv_net *n, struct vdpa_extack *ext)
 {
@@ -391,7 +425,8 @@ static int net_dev_init(struct vv_net *n, struct vdpa_extack *ext)
 	net_read_mtu(n);
 	nvqs = net_has(n, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
 	if ((ret = virtio_dev_find_vqs(&n->vd, nvqs, qsize, 0)) ||
-	    (ret = net_alloc_bufs(n, qsize)) || (ret = net_events_init(n))) {
+	    (ret = net_alloc_bufs(n, qsize)) || (ret = net_events_init(n)) ||
+	    (ret = net_kick_init(n))) {
 		vdpa_extack_set(ext, "setting the queues up: %s",
 				strerror(-ret));
 		return ret;
@@ -473,6 +508,8 @@ static struct vv_net *net_alloc(struct vdpa_device *vdev,
 	n->vdev = vdev;
 	n->log = cfg ? cfg->log : NULL;
 	n->tapfd = -1;
+	n->kickfd[NET_RXQ] = n->kickfd[NET_TXQ] = -1;
+	n->kick_val = 1;
 	snprintf(n->ifname, IFNAMSIZ, "%s", name);
 	for (int i = 0; i < NET_EV_NR; i++)
 		n->evfd[i] = -1;
@@ -526,6 +563,7 @@ void vv_net_remove(struct vv_net *n)
 	if (!n)
 		return;
 	net_dp_stop(n);
+	net_kick_done(n); /* no kick comes after the data path's */
 	if (n->cnt.tx_dropped || n->cnt.rx_dropped)
 		net_log(n, 2,
 			"frames dropped: %llu from the host (too long), "

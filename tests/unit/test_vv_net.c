@@ -95,6 +95,7 @@ static int env_teardown(void **state)
 	vv_net_remove(e->n);
 	ns_leave(e);
 	unsetenv("UVDPA_NET_NO_MULTISHOT");
+	unsetenv("UVDPA_NET_NO_REGISTER");
 	test_bus_done(&e->tb);
 	assert_int_equal(test_count_fds(), e->fds);
 	test_free(e);
@@ -556,6 +557,94 @@ static void test_frames_no_multishot(void **state)
 	probe_and_check(*state, "vvf1", 0);
 }
 
+/*
+ * Without registered files and buffers (a kernel or an RLIMIT_MEMLOCK that
+ * refuses them), reads and writes name the TAP and the buffers directly.
+ */
+static void test_frames_no_register(void **state)
+{
+	setenv("UVDPA_NET_NO_REGISTER", "1", 1);
+	probe_and_check(*state, "vvf2", 0);
+}
+
+/*
+ * The doorbells: a parent that takes kick fds gets one per data queue,
+ * and the data path kicks through them, never through kick_vq; at remove
+ * the parent lets go of each before it is closed. A parent without them
+ * is kicked through kick_vq.
+ */
+static const struct vdpa_config_ops *real_ops; /* the wrapped device's */
+static struct vdpa_config_ops kick_ops;
+static int kick_fds[2] = { -1, -1 };
+static bool kick_fd_was_open; /* when the driver took a doorbell back */
+static unsigned int kick_vq_calls; /* atomic: the data path thread kicks */
+
+static int kick_set_vq_kickfd(struct vdpa_device *vdev, uint16_t idx, int fd)
+{
+	if (idx < 2 && fd < 0 && kick_fds[idx] >= 0)
+		kick_fd_was_open = fcntl(kick_fds[idx], F_GETFD) >= 0;
+	if (idx < 2)
+		kick_fds[idx] = fd;
+	return real_ops->set_vq_kickfd(vdev, idx, fd);
+}
+
+static void kick_kick_vq(struct vdpa_device *vdev, uint16_t idx)
+{
+	__atomic_add_fetch(&kick_vq_calls, 1, __ATOMIC_RELAXED);
+	real_ops->kick_vq(vdev, idx);
+}
+
+static void kick_setup(struct env *e, const char *name, bool doorbells)
+{
+	e->vdev = add_dev(e, name, MYMAC, 0);
+	assert_non_null(e->vdev);
+	real_ops = e->vdev->config;
+	kick_ops = *real_ops;
+	kick_ops.set_vq_kickfd = doorbells ? kick_set_vq_kickfd : NULL;
+	kick_ops.kick_vq = kick_kick_vq;
+	e->vdev->config = &kick_ops;
+	kick_fds[0] = kick_fds[1] = -1;
+	kick_fd_was_open = false;
+	__atomic_store_n(&kick_vq_calls, 0, __ATOMIC_RELAXED);
+	e->n = probe(e->vdev, NULL);
+	assert_non_null(e->n);
+}
+
+static void test_doorbells(void **state)
+{
+	struct env *e = *state;
+	unsigned int before;
+
+	kick_setup(e, "vvk0", true);
+	assert_true(kick_fds[0] >= 0 && kick_fds[1] >= 0);
+	/* the control queue (and RX buffers at probe) still use kick_vq */
+	before = __atomic_load_n(&kick_vq_calls, __ATOMIC_RELAXED);
+	frames_check(e, "vvk0", 1500);
+	assert_int_equal(__atomic_load_n(&kick_vq_calls, __ATOMIC_RELAXED),
+			 before);
+	vv_net_remove(e->n);
+	e->n = NULL;
+	assert_int_equal(kick_fds[0], -1);
+	assert_int_equal(kick_fds[1], -1);
+	assert_true(kick_fd_was_open);
+	e->vdev->config = real_ops;
+}
+
+static void test_no_doorbells(void **state)
+{
+	struct env *e = *state;
+	unsigned int before;
+
+	kick_setup(e, "vvk1", false);
+	before = __atomic_load_n(&kick_vq_calls, __ATOMIC_RELAXED);
+	frames_check(e, "vvk1", 1500);
+	assert_true(__atomic_load_n(&kick_vq_calls, __ATOMIC_RELAXED) >
+		    before + 10);
+	vv_net_remove(e->n);
+	e->n = NULL;
+	e->vdev->config = real_ops;
+}
+
 /* The interface's counters and the device's agree, once all has passed. */
 static void test_counters(void **state)
 {
@@ -656,7 +745,6 @@ static void test_remove_under_traffic(void **state)
  * the driver: its get_config can clear LINK_UP, and it raises the config
  * interrupt the driver registered, as a device whose link drops does.
  */
-static const struct vdpa_config_ops *real_ops;
 static struct vdpa_config_ops link_ops;
 static struct vdpa_callback link_cb;
 static bool link_down; /* atomic: read by the data path thread */
@@ -746,6 +834,12 @@ int main(void)
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_frames_no_multishot,
 						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_frames_no_register,
+						env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_doorbells, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_no_doorbells, env_setup,
+						env_teardown),
 		cmocka_unit_test_setup_teardown(test_jumbo, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_legacy, env_setup,
