@@ -28,6 +28,15 @@ cannot take is dropped there (tx_dropped), as for any NIC. The data path's
 CPU time over the interval gives CPU µs per frame (for (a) the device's
 worker included: its busy-poll window counts).
 
+(b) does less than (a) must: no virtqueue on either side, no device (the
+simulator's worker copies each frame from its TX buffer into an RX buffer
+and completes both queues), no hand-off between two threads; its writes go
+to another TAP, (a)'s to the one it reads, whose every freed frame wakes
+the read's poll entry. It is a ceiling, not a like-for-like peer. With
+--pin, (a)'s two threads share CPU 1 as (b)'s one thread has it; other
+processes on that CPU take less from two threads than from one, so on a
+loaded machine frames/s flatters (a): frames per CPU second does not.
+
 (a) and (b) alternate, N times each (default 3); medians and the ratios
 (a)/(b) are printed. --pin puts the generator on CPU 0 and the data path
 (forwarder; vv_net's thread and the simulator's worker) on CPU 1; by
@@ -184,6 +193,8 @@ def main():
               f"{med['forwarder']['cpu_us'] / med['uvdpa']['cpu_us']:.2f}x")
         print(f"      device counters of the last run:"
               f"{res['uvdpa'][-1]['device']}")
+    with open("/proc/loadavg") as f:
+        print(f"load average at the end: {f.read().split()[0]}")
 
 
 if __name__ == "__main__":
