@@ -235,10 +235,17 @@ static void worker_serve(struct vdpa_worker *w, struct vdpa_poll *p)
 		 * A wait the busy-poll caught ends: one fresh read per wait,
 		 * none per round at full speed. Fresh, for a preemption
 		 * while polling (another thread had the CPU) is what a
-		 * stale read would hide.
+		 * stale read would hide. Read after the work, it is also
+		 * when the next wait starts: the read an idle round would
+		 * make next, not one more.
 		 */
-		poll_adapt(p, now_ns() - p->idle_since_ns);
+		uint64_t now = now_ns();
+
+		poll_adapt(p, now - p->idle_since_ns);
 		p->idle_since_ns = 0;
+		w->now_ns = now;
+		w->clock_rounds = 0;
+		return;
 	}
 	w->now_ns = 0; /* work takes unknown time: the clock is stale */
 }
