@@ -19,6 +19,10 @@
  * halves it (to 0 below a few microseconds), since polling was wasted.
  * On a small machine a fixed window takes CPU from the very threads that
  * produce the work; this one polls only while events come soon enough.
+ * A wait that ends in a wake-up includes the worker's own wake-up latency
+ * (tens of microseconds on a VM), which polling would not pay: a poll_us
+ * near that latency seldom polls once a producer makes the worker sleep,
+ * even where polling would then have caught its events.
  *
  * Attach and detach are synchronous: when vdpa_worker_detach() returns, the
  * poll's callbacks are not running and will not run again, so the control
