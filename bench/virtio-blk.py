@@ -10,8 +10,8 @@ targets alternating within every round:
   4 KiB randread and randwrite, libaio, direct=1, iodepth 16 (IOPS);
   1 MiB sequential read and write, libaio, direct=1, iodepth 8 (MB/s).
 The virtio-blk file runs twice: with the simulator's default busy-poll
-window and with none (--sim-poll-us 0), since on a small machine a
-device that polls takes CPU the FUSE loop needs. Medians over the rounds
+window (adaptive, at most 50 us) and with none (--sim-poll-us 0), since
+on a small machine a device that polls takes CPU the FUSE loop needs. Medians over the rounds
 are printed with the ratio of each to FUSE (goal: 0.8 or more) and each
 server's CPU per I/O.
 

@@ -303,7 +303,7 @@ static int register_parents(struct daemon *d)
 		log_warn("cannot keep vdpasim_blk ramdisks in %s (%s): they "
 			 "will not outlive uvdpad",
 			 dir, strerror(-ret));
-	d->blk = blk_mgmt_new(d->pool, VDPASIM_POLL_US_DEFAULT, &ret);
+	d->blk = blk_mgmt_new(d->pool, BLK_POLL_US_DEFAULT, &ret);
 	if (!d->blk)
 		return ret;
 	if (vdpa_mgmtdev_register(d->bus, d->sim_net) ||

@@ -19,6 +19,17 @@
 #define BLK_QUEUE_SIZE_MAX 1024
 
 /*
+ * The blk parent's longest busy-poll window (the worker adapts it per
+ * queue, see worker.h). Longer than the simulators' 50 us: a VM's driver
+ * sleeps between requests, and on a small VM a worker's wake-up alone
+ * takes 60-130 us, so a 50 us cap sees every wait as too long and stops
+ * polling (bench/blk.py's sleeping front end lost 30 % of its IOPS); a
+ * wait longer than this still shrinks the window, so an idle queue costs
+ * nothing.
+ */
+#define BLK_POLL_US_DEFAULT 200
+
+/*
  * The management device "blk" (class block), its queues busy-polled for
  * @poll_us after work (0: never). Returns NULL and sets *@err (-ENOMEM).
  */
