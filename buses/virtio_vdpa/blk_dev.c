@@ -155,13 +155,18 @@ static uint32_t vv_qsize(struct vdpa_device *vdev)
 	return n;
 }
 
-/* The arena: rings, request slots and bounce pages of every queue. */
+/*
+ * The arena: rings, request slots and bounce pages of every queue, and
+ * the FUSE receive buffers (the memfd takes pages only when they are
+ * touched: receive buffers past the largest request stay empty).
+ */
 static size_t vv_arena_size(uint32_t nqs, uint32_t qsize)
 {
 	size_t per_q = vq_drv_mem_size(qsize, VV_SEG_CAP + 2) + VV_PAGE +
 		       (size_t)qsize * sizeof(struct vv_slot_mem) + 64;
 
-	return nqs * per_q + (size_t)VV_POOL_PAGES * VV_PAGE + VV_PAGE;
+	return nqs * per_q + (size_t)VV_POOL_PAGES * VV_PAGE + VV_PAGE +
+	       VV_RX_SLOTS * VV_RX_STRIDE;
 }
 
 static int vv_queue_init(struct vv_blk *b, struct vv_queue *q, uint16_t idx)
@@ -217,6 +222,13 @@ static int vv_blk_queues(struct vv_blk *b, uint32_t qsize)
 	for (uint32_t i = 0; i < VV_POOL_PAGES; i++)
 		b->free_pages[i] = VV_POOL_PAGES - 1 - i;
 	b->nfree_pages = VV_POOL_PAGES;
+	b->rx = virtio_dev_alloc(&b->vd, VV_RX_SLOTS * VV_RX_STRIDE, VV_PAGE,
+				 &b->rx_iova);
+	if (!b->rx)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < VV_RX_SLOTS; i++)
+		b->rx_free[i] = VV_RX_SLOTS - 1 - i;
+	b->nrx_free = VV_RX_SLOTS;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,6 +420,7 @@ static void vv_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, ENOSPC); /* as past a block device's end */
 		return;
 	}
+	b->fs->rx_ino = b->ino; /* the next request goes to its buffers */
 	ret = vv_io_rw(b, req, VV_OP_WRITE, (uint64_t)off, size, buf);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -563,18 +565,70 @@ static void vv_fuse_gone(struct vv_blk_fs *fs)
 		  fs->mountpoint);
 }
 
+/*
+ * Receive the next request into a free receive buffer of the file the
+ * last write went to (blk_io.c): libfuse reads into fbuf.mem when it is
+ * set, se->bufsize bytes at most, and splice is not asked for. Until
+ * libfuse's own buffer exists (the first request) its size is unknown.
+ */
+static void vv_rx_pick(struct vv_blk_fs *fs)
+{
+	struct vv_blk *b;
+
+	fs->rx_b = NULL;
+	fs->fbuf.mem = fs->own_mem;
+	if (!fs->rx_ok)
+		return;
+	list_for_each_entry(b, &fs->files, link) {
+		if (b->ino != fs->rx_ino)
+			continue;
+		if (b->dead || !b->nrx_free)
+			return; /* libfuse's buffer, and a copy */
+		fs->rx_b = b;
+		fs->rx_slot = b->rx_free[--b->nrx_free];
+		fs->fbuf.mem = vv_rx_mem(b, fs->rx_slot);
+		return;
+	}
+}
+
+/* The request is processed: keep the buffer only if a write took it. */
+static void vv_rx_done(struct vv_blk_fs *fs)
+{
+	if (fs->rx_b) {
+		if (fs->rx_slot != VV_NO_RX)
+			vv_rx_put(fs->rx_b, fs->rx_slot);
+		fs->rx_b = NULL;
+		fs->fbuf.mem = fs->own_mem;
+		return;
+	}
+	if (fs->own_mem || !fs->fbuf.mem)
+		return;
+	/* libfuse's bufsize is at most what it allocated for itself */
+	fs->own_mem = fs->fbuf.mem;
+	fs->rx_ok = malloc_usable_size(fs->own_mem) <= VV_RX_CAP;
+	if (!fs->rx_ok)
+		vv_fs_log(fs, 1,
+			  "%s: libfuse's receive buffer is %zu bytes: "
+			  "writes are copied",
+			  fs->mountpoint, malloc_usable_size(fs->own_mem));
+}
+
 static void vv_fuse_read(struct vv_blk_fs *fs)
 {
 	for (int i = 0; i < VV_FUSE_BATCH; i++) {
-		int ret = fuse_session_receive_buf(fs->se, &fs->fbuf);
+		int ret;
 
+		vv_rx_pick(fs);
+		ret = fuse_session_receive_buf(fs->se, &fs->fbuf);
+		if (ret > 0 && !fuse_session_exited(fs->se))
+			fuse_session_process_buf(fs->se, &fs->fbuf);
+		vv_rx_done(fs);
 		if (ret == -EAGAIN || ret == -EINTR)
 			return;
 		if (ret <= 0 || fuse_session_exited(fs->se)) {
 			vv_fuse_gone(fs);
 			return;
 		}
-		fuse_session_process_buf(fs->se, &fs->fbuf);
 	}
 }
 

@@ -36,6 +36,25 @@
 #define VV_POOL_PAGES 4096u /* 16 MiB of bounce pages per device */
 #define VV_NO_PAGE UINT32_MAX
 
+/*
+ * FUSE receive buffers in the arena (blk_io.c, "receive buffers"): an
+ * aligned write received into one goes to the device from where it is.
+ * libfuse 3 reads a request with read(fd, mem, se->bufsize), bufsize being
+ * FUSE_MAX_MAX_PAGES (256) pages plus a 4 KiB header: VV_RX_CAP bytes
+ * leave room for that and for malloc's rounding of libfuse's own buffer,
+ * whose usable size is what blk_fuse.c checks against VV_RX_CAP. A
+ * buffer starts VV_RX_HDR bytes before a page boundary, so that a
+ * FUSE_WRITE's data (after fuse_in_header and fuse_write_in, 40 bytes
+ * each) starts on one.
+ */
+#define VV_RX_SLOTS 8u
+#define VV_RX_CAP (256u * VV_PAGE + 2 * VV_PAGE)
+#define VV_RX_HDR 80u
+#define VV_RX_STRIDE                                                           \
+	(((size_t)VV_PAGE - VV_RX_HDR + VV_RX_CAP + VV_PAGE - 1) &             \
+	 ~((size_t)VV_PAGE - 1))
+#define VV_NO_RX UINT32_MAX
+
 enum vv_ev_kind { VV_EV_FUSE, VV_EV_WAKE, VV_EV_VQ, VV_EV_CONFIG };
 
 /* What an epoll event points at. */
@@ -58,6 +77,8 @@ struct vv_blk_fs {
 	int wakefd; /* stop, or a barrier wanted */
 	struct vv_ev fuse_ev, wake_ev;
 	struct fuse_buf fbuf; /* the loop thread's receive buffer */
+	void *own_mem; /* libfuse's buffer for fbuf, when a slot is not used */
+	bool rx_ok; /* own_mem fits a receive slot: slots may be used */
 
 	pthread_mutex_t lock; /* guards everything below and every vv_blk's
 			       * data path state (see the top of this file) */
@@ -70,6 +91,9 @@ struct vv_blk_fs {
 	unsigned int nfiles;
 	fuse_ino_t next_ino;
 	struct list_head dirty; /* vv_queue with chains to publish */
+	fuse_ino_t rx_ino; /* the file whose slots take the next request */
+	struct vv_blk *rx_b; /* while one is processed: the slot's file */
+	uint32_t rx_slot; /* and the slot, VV_NO_RX once a write took it */
 };
 
 /* A request slot: the header and status of one chain, in the arena. */
@@ -135,6 +159,8 @@ struct vv_op {
 	uint32_t *pages; /* bounce pages holding [start, start + total) */
 	uint32_t edge_page[2];
 	void *hold; /* write data kept while waiting for pages */
+	uint32_t rx; /* receive slot holding the write's data, or VV_NO_RX */
+	uint64_t rx_iova; /* the data's address there */
 };
 
 struct vv_blk {
@@ -171,6 +197,13 @@ struct vv_blk {
 	uint32_t *free_pages;
 	uint32_t nfree_pages;
 
+	uint8_t *rx; /* VV_RX_SLOTS FUSE receive buffers in the arena */
+	uint64_t rx_iova;
+	uint32_t rx_free[VV_RX_SLOTS]; /* stack of free slots */
+	uint32_t nrx_free;
+	uint64_t rx_direct; /* writes sent from their receive slot */
+	uint64_t rx_copied; /* aligned writes copied: no slot was free */
+
 	struct list_head waiting; /* ops not started yet, in arrival order */
 	struct list_head active; /* started, not answered */
 	unsigned int nrmw; /* active ops with rmw */
@@ -189,6 +222,9 @@ int vv_io_flush(struct vv_blk *b, fuse_req_t req, struct vv_group *group);
 /* WRITE_ZEROES of whole blocks. */
 int vv_io_zero(struct vv_blk *b, fuse_req_t req, uint32_t flags, uint64_t off,
 	       uint64_t len);
+/* Receive buffers: slot @i's memory; return @i to @b's free slots. */
+void *vv_rx_mem(struct vv_blk *b, uint32_t i);
+void vv_rx_put(struct vv_blk *b, uint32_t i);
 /* Collect queue @q's completed chains. */
 void vv_io_complete(struct vv_queue *q);
 /* Collect what the rings of every device hold; the chains collected. */

@@ -11,6 +11,12 @@
  * covers the blocks around the caller's range, and an unaligned write
  * first reads its edge blocks (read-modify-write).
  *
+ * An aligned write need not be copied when FUSE received it into one of
+ * the device's receive buffers (blk_fuse.c picks one for each request
+ * while one is free): its chains point into that buffer, which the op
+ * keeps until it is freed, and the loop receives into another. Unaligned
+ * writes are merged with their edge blocks in bounce pages as before.
+ *
  * Ops start in arrival order. One that finds no free pages, or a write
  * whose edge blocks another write in flight touches (either being a
  * read-modify-write would lose an update otherwise), waits with everything
@@ -86,6 +92,37 @@ static void vv_op_copy_in(struct vv_op *op, uint64_t pos, const uint8_t *src,
 	}
 }
 
+/* ---- receive buffers ---- */
+
+void *vv_rx_mem(struct vv_blk *b, uint32_t i)
+{
+	return b->rx + (size_t)i * VV_RX_STRIDE + VV_PAGE - VV_RX_HDR;
+}
+
+void vv_rx_put(struct vv_blk *b, uint32_t i)
+{
+	b->rx_free[b->nrx_free++] = i;
+}
+
+/*
+ * Take the receive buffer the request being processed came in, if
+ * [@data, @data + @len) lies in it: @b's buffer's index, or VV_NO_RX.
+ */
+static uint32_t vv_rx_take(struct vv_blk *b, const void *data, uint64_t len)
+{
+	struct vv_blk_fs *fs = b->fs;
+	uint32_t i = fs->rx_slot;
+	uintptr_t p = (uintptr_t)data, mem;
+
+	if (fs->rx_b != b || i == VV_NO_RX)
+		return VV_NO_RX;
+	mem = (uintptr_t)vv_rx_mem(b, i);
+	if (p < mem || len > VV_RX_CAP || p - mem > VV_RX_CAP - len)
+		return VV_NO_RX;
+	fs->rx_slot = VV_NO_RX;
+	return i;
+}
+
 /* ---- ops ---- */
 
 static struct vv_op *vv_op_new(struct vv_blk *b, fuse_req_t req,
@@ -104,6 +141,7 @@ static struct vv_op *vv_op_new(struct vv_blk *b, fuse_req_t req,
 	op->start = start;
 	op->total = total;
 	op->edge_page[0] = op->edge_page[1] = VV_NO_PAGE;
+	op->rx = VV_NO_RX;
 	if (kind == VV_OP_READ || kind == VV_OP_WRITE) {
 		op->npages = (uint32_t)((total + VV_PAGE - 1) / VV_PAGE);
 		op->pages = malloc(op->npages * sizeof(*op->pages));
@@ -120,6 +158,8 @@ static struct vv_op *vv_op_new(struct vv_blk *b, fuse_req_t req,
 static void vv_op_free(struct vv_op *op)
 {
 	vv_pages_put(op->b, op);
+	if (op->rx != VV_NO_RX)
+		vv_rx_put(op->b, op->rx);
 	free(op->pages);
 	free(op->hold);
 	free(op);
@@ -217,7 +257,7 @@ static bool vv_op_try_start(struct vv_op *op, const void *data)
 
 	if (vv_op_conflicts(b, op) || !vv_pages_get(b, op))
 		return false;
-	if (op->kind == VV_OP_WRITE) {
+	if (op->kind == VV_OP_WRITE && op->rx == VV_NO_RX) {
 		vv_op_copy_in(op, op->off - op->start, data ? data : op->hold,
 			      op->len);
 		free(op->hold);
@@ -251,7 +291,7 @@ static int vv_op_submit(struct vv_op *op, const void *data)
 
 	if (list_empty(&b->waiting) && vv_op_try_start(op, data))
 		return 0;
-	if (op->kind == VV_OP_WRITE) {
+	if (op->kind == VV_OP_WRITE && op->rx == VV_NO_RX) {
 		/* FUSE's buffer is gone when the handler returns */
 		op->hold = malloc(op->len);
 		if (!op->hold) {
@@ -343,10 +383,14 @@ static int vv_add_data(struct vv_op *op, struct vv_slot *s)
 	int ret;
 
 	while (pos < op->total) {
-		uint64_t in = pos % VV_PAGE;
+		uint64_t iova =
+			op->rx != VV_NO_RX
+				? op->rx_iova + pos
+				: vv_page_iova(b, op->pages[pos / VV_PAGE]) +
+					  pos % VV_PAGE;
+		uint64_t in = iova % VV_PAGE;
 		uint32_t c = (uint32_t)min_u64(
 			min_u64(VV_PAGE - in, op->total - pos), b->seg_bytes);
-		uint64_t iova = vv_page_iova(b, op->pages[pos / VV_PAGE]) + in;
 		struct vq_buf *last = &bufs[n - 1];
 
 		if (nseg && last->iova + last->len == iova &&
@@ -562,6 +606,22 @@ void vv_io_fail_all(struct vv_blk *b, int err)
 
 /* ---- entry points ---- */
 
+/* An aligned write: send it from its receive buffer if it is in one. */
+static void vv_op_zero_copy(struct vv_op *op, const void *data)
+{
+	struct vv_blk *b = op->b;
+
+	op->rx = vv_rx_take(b, data, op->len);
+	if (op->rx == VV_NO_RX) {
+		b->rx_copied++;
+		return;
+	}
+	op->rx_iova = b->rx_iova + (uint64_t)op->rx * VV_RX_STRIDE +
+		      ((uintptr_t)data - (uintptr_t)b->rx) % VV_RX_STRIDE;
+	op->npages = 0; /* no bounce pages */
+	b->rx_direct++;
+}
+
 int vv_io_rw(struct vv_blk *b, fuse_req_t req, enum vv_op_kind kind,
 	     uint64_t off, uint64_t len, const void *data)
 {
@@ -580,6 +640,8 @@ int vv_io_rw(struct vv_blk *b, fuse_req_t req, enum vv_op_kind kind,
 		/* one block holds both edges: read it once */
 		if (head && tail && op->total == b->lbs)
 			op->edges = 1;
+	} else if (kind == VV_OP_WRITE) {
+		vv_op_zero_copy(op, data);
 	}
 	return vv_op_submit(op, data);
 }

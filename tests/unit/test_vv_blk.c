@@ -6,6 +6,11 @@
  */
 #include "vv_blk_env.h"
 
+#include <linux/aio_abi.h>
+#include <sys/syscall.h>
+
+#include "blk_internal.h" /* the receive buffers' counters */
+
 /* ---- the file ---- */
 
 static void vvb_file(void **state)
@@ -416,6 +421,95 @@ static void io_join(struct io_thread *io)
 	free(io->buf);
 }
 
+/* Writes received so far into a receive buffer, and copied ones. */
+static void rx_counts(struct env *e, uint64_t *direct, uint64_t *copied,
+		      uint32_t *nfree)
+{
+	pthread_mutex_lock(&e->fs->lock);
+	*direct = e->b->rx_direct;
+	*copied = e->b->rx_copied;
+	*nfree = e->b->nrx_free;
+	pthread_mutex_unlock(&e->fs->lock);
+}
+
+#define RX_N (VV_RX_SLOTS + 3)
+
+/*
+ * Aligned writes go to the device from the buffer FUSE received them in:
+ * with more of them in flight than there are buffers (the device holds
+ * them), the later ones are copied as before; all arrive intact. Async
+ * direct I/O: FUSE takes concurrent pwrite()s one at a time.
+ */
+static void vvb_rx_buffers(void **state)
+{
+	struct env *e = *state;
+	int fd = xopen(e->path, O_RDWR | O_DIRECT);
+	struct iocb cbs[RX_N], *cbp[RX_N];
+	struct io_event evs[RX_N];
+	aio_context_t ctx = 0;
+	uint64_t d0, c0, d, c;
+	uint32_t nfree;
+	int64_t end = test_now_ms() + WAIT_MS;
+	uint8_t *w = abuf(MiB), *bufs = abuf(RX_N * MiB);
+	long got = 0;
+
+	assert_int_equal(syscall(SYS_io_setup, RX_N, &ctx), 0);
+	/* the file's first write makes its buffers the ones that receive */
+	test_fill(w, MiB, 90);
+	assert_int_equal(pwrite(fd, w, MiB, 0), (ssize_t)MiB);
+	rx_counts(e, &d0, &c0, &nfree);
+	assert_int_equal(nfree, VV_RX_SLOTS);
+	usleep(20000); /* the simulator stops polling */
+	__atomic_store_n(&e->wrap->hold_kicks, true, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < RX_N; i++) {
+		test_fill(bufs + i * MiB, MiB, 100 + i);
+		cbs[i] = (struct iocb){
+			.aio_lio_opcode = IOCB_CMD_PWRITE,
+			.aio_fildes = (uint32_t)fd,
+			.aio_buf = (uintptr_t)(bufs + i * MiB),
+			.aio_nbytes = MiB,
+			.aio_offset = (int64_t)((2 * i + 1) * MiB),
+		};
+		cbp[i] = &cbs[i];
+	}
+	assert_int_equal(syscall(SYS_io_submit, ctx, RX_N, cbp), RX_N);
+	do {
+		usleep(2000);
+		rx_counts(e, &d, &c, &nfree);
+		assert_true(test_now_ms() < end);
+	} while (d - d0 + c - c0 < RX_N);
+	/* every buffer is held by a write in flight, the rest were copied */
+	assert_int_equal(d - d0, VV_RX_SLOTS);
+	assert_true(c > c0);
+	assert_int_equal(nfree, 0);
+	__atomic_store_n(&e->wrap->hold_kicks, false, __ATOMIC_RELEASE);
+	for (uint32_t q = 0; q < e->b->nqs; q++)
+		e->vdev->config->kick_vq(e->vdev, (uint16_t)q);
+	while (got < RX_N) {
+		long n = syscall(SYS_io_getevents, ctx, 1, RX_N - got,
+				 evs + got, NULL);
+
+		assert_true(n > 0);
+		got += n;
+	}
+	for (long i = 0; i < RX_N; i++)
+		assert_int_equal(evs[i].res, (int64_t)MiB);
+	for (unsigned int i = 0; i < RX_N; i++)
+		check_device(e->path, (2 * i + 1) * MiB, bufs + i * MiB, MiB);
+	rx_counts(e, &d, &c, &nfree);
+	assert_int_equal(nfree, VV_RX_SLOTS);
+	/* buffers free again: the next aligned write is not copied */
+	assert_int_equal(pwrite(fd, w, MiB, 0), (ssize_t)MiB);
+	rx_counts(e, &d0, &c0, &nfree);
+	assert_int_equal(d0, d + 1);
+	assert_int_equal(c0, c);
+	check_device(e->path, 0, w, MiB);
+	syscall(SYS_io_destroy, ctx);
+	close(fd);
+	free(w);
+	free(bufs);
+}
+
 /* NEEDS_RESET: what is in flight and what comes later get EIO. */
 static void vvb_needs_reset(void **state)
 {
@@ -546,19 +640,13 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 #define TW(f) cmocka_unit_test_setup_teardown(f, env_setup_wrap, env_teardown)
 	const struct CMUnitTest tests[] = {
-		T(vvb_file),
-		T(vvb_listing),
-		T(vvb_other_users),
-		T(vvb_unaligned),
-		T(vvb_direct),
-		T(vvb_fsync),
-		T(vvb_punch_hole),
-		T(vvb_zero_range),
-		T(vvb_readonly),
-		T(vvb_odd_config),
-		TW(vvb_resize),
-		TW(vvb_needs_reset),
-		TW(vvb_remove_inflight),
+		T(vvb_file),	     T(vvb_listing),
+		T(vvb_other_users),  T(vvb_unaligned),
+		T(vvb_direct),	     T(vvb_fsync),
+		T(vvb_punch_hole),   T(vvb_zero_range),
+		T(vvb_readonly),     T(vvb_odd_config),
+		TW(vvb_resize),	     TW(vvb_rx_buffers),
+		TW(vvb_needs_reset), TW(vvb_remove_inflight),
 		T(vvb_remove_busy),
 	};
 #undef T
