@@ -137,6 +137,8 @@ uint64_t test_file_size(const char *path);
 
 /* Whether @tool is on PATH: tests of external servers skip without it. */
 bool test_have(const char *tool);
+/* system() of the formatted command (up to 511 bytes); its status. */
+int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run argv quietly in a child that dies with this process; its pid. */
 pid_t test_spawn(const char *const argv[]);
 /* Wait up to @ms for a unix socket at @path to accept connections. */

@@ -82,8 +82,6 @@ static void vvb_mount_error(void **state)
 	assert_true(strlen(ext.msg) > 0);
 }
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* ---- over the blk parent: a file, four queues, 4 KiB blocks ---- */
 
 static struct vdpa_device *parent_add(struct env *e, struct vdpa_mgmt_dev *m,
@@ -166,13 +164,14 @@ static void vvb_blk_parent(void **state)
 	parent_io(&e, vv_blk_path(b), img);
 	if (test_have("fio"))
 		assert_int_equal(
-			run("fio --name=vv --filename=%s "
-			    "--ioengine=libaio --direct=1 --iodepth=16 "
-			    "--numjobs=2 --offset_increment=8M "
-			    "--rw=randwrite --bs=4k --verify=crc32c "
-			    "--verify_fatal=1 --verify_state_save=0 --size=8M "
-			    "--output=/dev/null",
-			    vv_blk_path(b)),
+			test_sh("fio --name=vv --filename=%s "
+				"--ioengine=libaio --direct=1 --iodepth=16 "
+				"--numjobs=2 --offset_increment=8M "
+				"--rw=randwrite --bs=4k --verify=crc32c "
+				"--verify_fatal=1 --verify_state_save=0 "
+				"--size=8M "
+				"--output=/dev/null",
+				vv_blk_path(b)),
 			0);
 	/* a real resize: the parent raises the config interrupt */
 	vdpa_bus_lock(e.tb.bus);
@@ -202,17 +201,6 @@ static void vvb_blk_parent(void **state)
 
 /* ---- host tools on the file ---- */
 
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* How a container gets a disk: losetup, mkfs.ext4, mount. */
 static void vvb_loop_ext4(void **state)
 {
@@ -231,17 +219,18 @@ static void vvb_loop_ext4(void **state)
 	loop[strcspn(loop, "\n")] = 0;
 	snprintf(dir, sizeof(dir), "%s/mnt", e->dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	assert_int_equal(run("mkfs.ext4 -q -F %s", loop), 0);
-	assert_int_equal(run("mount %s %s", loop, dir), 0);
-	assert_int_equal(run("head -c 3000000 /dev/urandom > %s/f && "
-			     "cp %s/f %s/g && sync",
-			     dir, dir, dir),
+	assert_int_equal(test_sh("mkfs.ext4 -q -F %s", loop), 0);
+	assert_int_equal(test_sh("mount %s %s", loop, dir), 0);
+	assert_int_equal(test_sh("head -c 3000000 /dev/urandom > %s/f && "
+				 "cp %s/f %s/g && sync",
+				 dir, dir, dir),
 			 0);
-	assert_int_equal(run("umount %s", dir), 0);
-	assert_int_equal(run("e2fsck -fn %s >/dev/null 2>&1", loop), 0);
+	assert_int_equal(test_sh("umount %s", dir), 0);
+	assert_int_equal(test_sh("e2fsck -fn %s >/dev/null 2>&1", loop), 0);
 	assert_int_equal(
-		run("mount %s %s && cmp %s/f %s/g", loop, dir, dir, dir), 0);
-	assert_int_equal(run("umount %s && losetup -d %s", dir, loop), 0);
+		test_sh("mount %s %s && cmp %s/f %s/g", loop, dir, dir, dir),
+		0);
+	assert_int_equal(test_sh("umount %s && losetup -d %s", dir, loop), 0);
 	rmdir(dir);
 }
 
@@ -252,24 +241,26 @@ static void vvb_fio_verify(void **state)
 
 	if (!test_have("fio"))
 		skip();
-	assert_int_equal(run("fio --name=vv --filename=%s --ioengine=libaio "
-			     "--direct=1 --iodepth=16 --rw=randwrite "
-			     "--verify=crc32c --verify_fatal=1 --bs=4k "
-			     "--verify_state_save=0 "
-			     "--size=32M --output=/dev/null",
-			     e->path),
-			 0);
+	assert_int_equal(
+		test_sh("fio --name=vv --filename=%s --ioengine=libaio "
+			"--direct=1 --iodepth=16 --rw=randwrite "
+			"--verify=crc32c --verify_fatal=1 --bs=4k "
+			"--verify_state_save=0 "
+			"--size=32M --output=/dev/null",
+			e->path),
+		0);
 	/*
 	 * Blocks of 1000 bytes at depth 32: neighbours share sectors, so
 	 * concurrent read-modify-writes must not lose each other's bytes.
 	 */
-	assert_int_equal(run("fio --name=vv-rmw --filename=%s "
-			     "--ioengine=libaio --direct=1 --iodepth=32 "
-			     "--rw=randwrite --verify=crc32c --verify_fatal=1 "
-			     "--verify_state_save=0 "
-			     "--bs=1000 --size=4M --output=/dev/null",
-			     e->path),
-			 0);
+	assert_int_equal(
+		test_sh("fio --name=vv-rmw --filename=%s "
+			"--ioengine=libaio --direct=1 --iodepth=32 "
+			"--rw=randwrite --verify=crc32c --verify_fatal=1 "
+			"--verify_state_save=0 "
+			"--bs=1000 --size=4M --output=/dev/null",
+			e->path),
+		0);
 }
 
 int main(void)

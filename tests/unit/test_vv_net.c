@@ -150,18 +150,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* /sys/class/net/@ifname/@attr of this thread's namespace, or "". */
 static void sys_attr(const char *ifname, const char *attr, char *buf,
 		     size_t len)
@@ -198,23 +186,23 @@ static void ns_enter(struct env *e, const char *ifname)
 	char path[64];
 
 	snprintf(e->ns, sizeof(e->ns), "vvnet-%d", getpid());
-	sh("ip netns del %s 2>/dev/null", e->ns);
-	assert_int_equal(sh("ip netns add %s", e->ns), 0);
+	test_sh("ip netns del %s 2>/dev/null", e->ns);
+	assert_int_equal(test_sh("ip netns add %s", e->ns), 0);
 	/* no IPv6: no router solicitations or MLD reports in the counters */
-	assert_int_equal(sh("ip netns exec %s sysctl -qw "
-			    "net.ipv6.conf.default.disable_ipv6=1",
-			    e->ns),
+	assert_int_equal(test_sh("ip netns exec %s sysctl -qw "
+				 "net.ipv6.conf.default.disable_ipv6=1",
+				 e->ns),
 			 0);
-	assert_int_equal(sh("ip link set %s netns %s", ifname, e->ns), 0);
-	assert_int_equal(
-		sh("ip -n %s addr add %s/24 dev %s", e->ns, NS_ADDR, ifname),
-		0);
-	assert_int_equal(sh("ip -n %s link set %s up", e->ns, ifname), 0);
+	assert_int_equal(test_sh("ip link set %s netns %s", ifname, e->ns), 0);
+	assert_int_equal(test_sh("ip -n %s addr add %s/24 dev %s", e->ns,
+				 NS_ADDR, ifname),
+			 0);
+	assert_int_equal(test_sh("ip -n %s link set %s up", e->ns, ifname), 0);
 	/* until linkwatch has run, the noop qdisc drops what is sent */
 	for (int64_t end = test_now_ms() + WAIT_MS;; sleep_ms(10)) {
-		if (!sh("ip -n %s -o link show %s | grep LOWER_UP | "
-			"grep -vq 'qdisc noop'",
-			e->ns, ifname))
+		if (!test_sh("ip -n %s -o link show %s | grep LOWER_UP | "
+			     "grep -vq 'qdisc noop'",
+			     e->ns, ifname))
 			break;
 		assert_true(test_now_ms() < end);
 	}
@@ -236,7 +224,7 @@ static void ns_leave(struct env *e)
 		close(e->ns_fd);
 	e->home_fd = e->ns_fd = -1;
 	if (e->ns[0])
-		sh("ip netns del %s", e->ns);
+		test_sh("ip netns del %s", e->ns);
 	e->ns[0] = 0;
 }
 
@@ -388,7 +376,7 @@ static void test_mac_mtu_carrier(void **state)
 	/* the device runs: DRIVER_OK, the config MAC left as it was */
 	assert_true(vdpa_get_status(e->vdev) & VIRTIO_CONFIG_S_DRIVER_OK);
 	/* the user brings it up; the link status gives the carrier */
-	assert_int_equal(sh("ip link set vvn0 up"), 0);
+	assert_int_equal(test_sh("ip link set vvn0 up"), 0);
 	sys_attr("vvn0", "carrier", buf, sizeof(buf));
 	assert_string_equal(buf, "1");
 	vv_net_remove(e->n);
@@ -807,7 +795,7 @@ static void test_link_status(void **state)
 	__atomic_store_n(&link_down, true, __ATOMIC_RELAXED);
 	e->n = probe(e->vdev, NULL);
 	assert_non_null(e->n);
-	assert_int_equal(sh("ip link set vvl0 up"), 0);
+	assert_int_equal(test_sh("ip link set vvl0 up"), 0);
 	assert_true(carrier_is("vvl0", "0"));
 	link_set(true);
 	assert_true(carrier_is("vvl0", "1"));
