@@ -107,13 +107,19 @@ static void worker_run_calls(struct vdpa_worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* The longest window @p may have. */
+static uint64_t max_ns(const struct vdpa_poll *p)
+{
+	return (uint64_t)p->poll_us * 1000;
+}
+
 /*
  * A wait of @p ended after @wait_ns: adapt its window (see worker.h). Called
  * once per wait, never per round, so it may cost a clock read.
  */
 static void poll_adapt(struct vdpa_poll *p, uint64_t wait_ns)
 {
-	uint64_t max = (uint64_t)p->poll_us * 1000;
+	uint64_t max = max_ns(p);
 
 	if (wait_ns <= p->poll_ns)
 		return; /* the window caught it */
@@ -190,7 +196,7 @@ static uint64_t worker_now(struct vdpa_worker *w)
 /* @p found nothing: poll on, or back to notifications and sleep. */
 static void worker_serve_idle(struct vdpa_worker *w, struct vdpa_poll *p)
 {
-	uint64_t now, waited;
+	uint64_t now, waited, wait;
 
 	if (!p->poll_us) {
 		/* never polls: no wait to measure, no clock to read */
@@ -209,9 +215,13 @@ static void worker_serve_idle(struct vdpa_worker *w, struct vdpa_poll *p)
 			return; /* idle() detached it */
 		/*
 		 * Work came as the window ended, on the clock the window
-		 * ended by: a longer window would have caught it.
+		 * ended by: a longer window would have caught it. A stale
+		 * clock (WORKER_CLOCK_ROUNDS) or a preemption may make the
+		 * wait look longer than the maximum: that is no reason to
+		 * shrink, so it counts as the maximum (kept there).
 		 */
-		poll_adapt(p, waited > p->poll_ns ? waited : p->poll_ns + 1);
+		wait = waited > p->poll_ns ? waited : p->poll_ns + 1;
+		poll_adapt(p, wait < max_ns(p) ? wait : max_ns(p));
 		p->idle_since_ns = 0;
 		return;
 	}
@@ -362,8 +372,8 @@ int vdpa_worker_attach(struct vdpa_worker *w, struct vdpa_poll *p)
 	p->active = false;
 	p->next_active = NULL;
 	p->idle_since_ns = 0; /* no wait of an earlier attachment to end */
-	if (p->poll_ns > (uint64_t)p->poll_us * 1000)
-		p->poll_ns = (uint64_t)p->poll_us * 1000;
+	if (p->poll_ns > max_ns(p))
+		p->poll_ns = max_ns(p);
 	ret = vdpa_worker_call(w, worker_attach_fn, &a);
 	return ret ? ret : a.ret;
 }
