@@ -342,7 +342,8 @@ static void net_kick(struct vv_net *n)
 /* A kick SQE failed: the device still needs its kick. */
 static void net_on_kick(struct vv_net *n, uint16_t q, int res)
 {
-	if (res >= 0 || res == -EAGAIN) /* EAGAIN: one is pending already */
+	/* EAGAIN: the eventfd's counter is at its maximum, so it is set */
+	if (res >= 0 || res == -EAGAIN)
 		return;
 	if (res != n->dp.kick_err)
 		net_log(n, 1, "kicking queue %u: %s (kicking directly)", q,
@@ -449,6 +450,8 @@ static void net_round(struct vv_net *n)
 	/* the kicks first in the ring: the device starts before the writes */
 	net_kick(n);
 	work += net_rx_used(n);
+	/* buffers net_rx_used() gave straight back (a frame it dropped) */
+	net_kick(n);
 	net_br_publish(n);
 	net_arm_events(n);
 	net_arm_read(n);
@@ -497,6 +500,9 @@ static void net_drain(struct vv_net *n)
 		net_reap(n);
 	}
 	io_uring_unregister_buf_ring(&n->ring, NET_BGID);
+	/* the RX buffers' pages stay pinned until unregistered, as files */
+	if (n->fixed_rx && !io_uring_unregister_buffers(&n->ring))
+		n->fixed_rx = false;
 	net_files_done(n);
 }
 
