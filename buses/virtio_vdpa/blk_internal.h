@@ -202,7 +202,11 @@ struct vv_blk {
 	uint32_t rx_free[VV_RX_SLOTS]; /* stack of free slots */
 	uint32_t nrx_free;
 	uint64_t rx_direct; /* writes sent from their receive slot */
-	uint64_t rx_copied; /* aligned writes copied: no slot was free */
+	/*
+	 * aligned writes copied: received in no slot of this file's (none
+	 * was free, or the loop guessed another file would be written)
+	 */
+	uint64_t rx_copied;
 
 	struct list_head waiting; /* ops not started yet, in arrival order */
 	struct list_head active; /* started, not answered */

@@ -616,8 +616,7 @@ static void vv_op_zero_copy(struct vv_op *op, const void *data)
 		b->rx_copied++;
 		return;
 	}
-	op->rx_iova = b->rx_iova + (uint64_t)op->rx * VV_RX_STRIDE +
-		      ((uintptr_t)data - (uintptr_t)b->rx) % VV_RX_STRIDE;
+	op->rx_iova = b->rx_iova + ((uintptr_t)data - (uintptr_t)b->rx);
 	op->npages = 0; /* no bounce pages */
 	b->rx_direct++;
 }
