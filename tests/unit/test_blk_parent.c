@@ -203,16 +203,22 @@ static void blk_discard(void **state)
 			 VIRTIO_BLK_S_UNSUPP);
 }
 
+/* Write @w (1 MiB) to sectors 0 and 2048: 2 MiB to zero or punch. */
+static void write_two_mib(struct blk_env *e, uint8_t *w, uint32_t seed)
+{
+	test_fill(w, 1 << 20, seed);
+	for (uint32_t i = 0; i < 2; i++)
+		assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, i * 2048, w,
+				     1 << 20, true),
+				 VIRTIO_BLK_S_OK);
+}
+
 static void check_write_zeroes(struct blk_env *e, const char *path)
 {
 	static uint8_t w[1 << 20], r[1 << 20];
 	long long before, after;
 
-	test_fill(w, sizeof(w), 11);
-	for (uint32_t i = 0; i < 2; i++)
-		assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, i * 2048, w,
-				     sizeof(w), true),
-				 VIRTIO_BLK_S_OK);
+	write_two_mib(e, w, 11);
 	/* zero sectors 8..2047 of the first MiB; its first 4 KiB stay */
 	assert_int_equal(
 		discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 8, 2040, 0),
@@ -278,11 +284,7 @@ static void blk_write_zeroes_written(void **state)
 	snprintf(e->path, sizeof(e->path), "%s/disk.img", e->mnt);
 	test_file_make(e->path, FILE_SIZE);
 	start(e, 1, ~0ull);
-	test_fill(w, sizeof(w), 12);
-	for (uint32_t i = 0; i < 2; i++)
-		assert_int_equal(qio(&e->d, 0, VIRTIO_BLK_T_OUT, i * 2048, w,
-				     sizeof(w), true),
-				 VIRTIO_BLK_S_OK);
+	write_two_mib(e, w, 12);
 	/* more than one chunk of zeroes, then the rest with UNMAP */
 	assert_int_equal(
 		discard_wz(&e->d, VIRTIO_BLK_T_WRITE_ZEROES, 8, 2048 + 8, 0),
@@ -611,24 +613,34 @@ static void blk_resize_readonly(void **state)
 }
 
 /* A file that shrank behind the device reads as zeroes past its end. */
-static void blk_file_shrunk(void **state)
+/*
+ * @path shrinks behind the device's back, to 2 KiB into a request: the
+ * request reads what is left, and zeroes past it.
+ */
+static void check_shrunk(struct blk_env *e, const char *path)
 {
-	struct blk_env *e = *state;
 	uint8_t w[8192], r[8192];
 
-	test_file_make(e->path, FILE_SIZE);
-	start(e, 1, ~0ull);
 	test_fill(w, sizeof(w), 3);
 	assert_int_equal(
 		qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w), true),
 		VIRTIO_BLK_S_OK);
-	assert_int_equal(truncate(e->path, (off_t)(16384 * SECTOR + 2048)), 0);
+	assert_int_equal(truncate(path, (off_t)(16384 * SECTOR + 2048)), 0);
 	memset(r, 0xa5, sizeof(r));
 	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_IN, 16384, r, sizeof(r),
 				 false, 2, 0),
 			 VIRTIO_BLK_S_OK);
 	assert_memory_equal(r, w, 2048);
 	assert_true(test_all_zero(r + 2048, sizeof(r) - 2048));
+}
+
+static void blk_file_shrunk(void **state)
+{
+	struct blk_env *e = *state;
+
+	test_file_make(e->path, FILE_SIZE);
+	start(e, 1, ~0ull);
+	check_shrunk(e, e->path);
 	/* writes there grow the file again */
 	rw_check(e, 0, 20000, 4096, 4, 1, 0);
 }
@@ -776,18 +788,7 @@ static void aio_case(struct blk_env *e, bool shm, uint8_t aio, bool inl)
 	assert_int_equal(discard_wz(&e->d, VIRTIO_BLK_T_DISCARD, 0, 64, 0),
 			 VIRTIO_BLK_S_OK);
 
-	/* the file shrank behind our back: the rest reads as zeroes */
-	test_fill(w, sizeof(w), 9);
-	assert_int_equal(
-		qio(&e->d, 0, VIRTIO_BLK_T_OUT, 16384, w, sizeof(w), true),
-		VIRTIO_BLK_S_OK);
-	assert_int_equal(truncate(path, (off_t)(16384 * SECTOR + 2048)), 0);
-	memset(r, 0xa5, sizeof(r));
-	assert_int_equal(qio_seg(&e->d, 0, VIRTIO_BLK_T_IN, 16384, r, sizeof(r),
-				 false, 2, 0),
-			 VIRTIO_BLK_S_OK);
-	assert_memory_equal(r, w, 2048);
-	assert_true(test_all_zero(r + 2048, sizeof(r) - 2048));
+	check_shrunk(e, path);
 	assert_int_equal(test_vstat(e->vdev, 0, "errors"), 0);
 	assert_int_equal(test_vstat(e->vdev, 0, "inflight"), 0);
 }
