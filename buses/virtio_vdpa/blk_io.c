@@ -142,17 +142,21 @@ static struct vv_op *vv_op_new(struct vv_blk *b, fuse_req_t req,
 	op->total = total;
 	op->edge_page[0] = op->edge_page[1] = VV_NO_PAGE;
 	op->rx = VV_NO_RX;
-	if (kind == VV_OP_READ || kind == VV_OP_WRITE) {
-		op->npages = (uint32_t)((total + VV_PAGE - 1) / VV_PAGE);
-		op->pages = malloc(op->npages * sizeof(*op->pages));
-		if (!op->pages) {
-			free(op);
-			return NULL;
-		}
-		for (uint32_t i = 0; i < op->npages; i++)
-			op->pages[i] = VV_NO_PAGE;
-	}
 	return op;
+}
+
+/* A read or a copied write: room for the bounce pages of its range. */
+static int vv_op_pages_new(struct vv_op *op)
+{
+	uint32_t n = (uint32_t)((op->total + VV_PAGE - 1) / VV_PAGE);
+
+	op->pages = malloc(n * sizeof(*op->pages));
+	if (!op->pages)
+		return -ENOMEM;
+	op->npages = n;
+	for (uint32_t i = 0; i < n; i++)
+		op->pages[i] = VV_NO_PAGE;
+	return 0;
 }
 
 static void vv_op_free(struct vv_op *op)
@@ -617,7 +621,6 @@ static void vv_op_zero_copy(struct vv_op *op, const void *data)
 		return;
 	}
 	op->rx_iova = b->rx_iova + ((uintptr_t)data - (uintptr_t)b->rx);
-	op->npages = 0; /* no bounce pages */
 	b->rx_direct++;
 }
 
@@ -641,6 +644,11 @@ int vv_io_rw(struct vv_blk *b, fuse_req_t req, enum vv_op_kind kind,
 			op->edges = 1;
 	} else if (kind == VV_OP_WRITE) {
 		vv_op_zero_copy(op, data);
+	}
+	/* sent from its receive buffer: no bounce pages, no array of them */
+	if (op->rx == VV_NO_RX && vv_op_pages_new(op)) {
+		vv_op_free(op);
+		return -ENOMEM;
 	}
 	return vv_op_submit(op, data);
 }
